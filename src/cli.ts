@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import cluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
+import { Command, InvalidArgumentError } from 'commander'
+import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
+import { CutoverError } from './errors.ts'
+import { startGateway } from './gateway.ts'
+import { createLogger } from './log.ts'
+import { runPrimary, runWorker } from './cluster.ts'
+
+function workerCount(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 1024) throw new InvalidArgumentError('must be a whole number (0 = one per core)')
+  return n
+}
+
+/** Prints a config or startup failure the way an operator wants it: every problem, no stack. */
+function fail(err: unknown): never {
+  if (err instanceof CutoverError) {
+    if (err.details.length > 0) {
+      process.stderr.write(`${err.code === 'CUTOVER_CONFIG_INVALID' ? 'invalid configuration' : err.message}:\n`)
+      for (const d of err.details) process.stderr.write(`  ${d}\n`)
+    } else process.stderr.write(`${err.message}\n`)
+  } else {
+    process.stderr.write(`${(err as Error).message ?? String(err)}\n`)
+  }
+  process.exit(1)
+}
+
+const program = new Command('cutover').description('Dual-write API gateway for migrating a live HTTP service from legacy to cloud').showHelpAfterError()
+
+program
+  .command('start')
+  .description('run the gateway')
+  .option('-c, --config <file>', 'config file (.ts, .js, .mjs, .json)', DEFAULT_CONFIG_FILE)
+  .option('-w, --workers <n>', 'worker processes on one port; 0 = one per core', workerCount, 1)
+  .action(async (opts: { config: string; workers: number }) => {
+    const log = createLogger()
+    let config
+    try {
+      config = await loadConfig(opts.config)
+    } catch (err) {
+      fail(err)
+    }
+    const workers = opts.workers === 0 ? availableParallelism() : opts.workers
+    try {
+      if (workers > 1 && cluster.isPrimary) return await runPrimary(config, workers, log)
+      if (cluster.isWorker) return await runWorker(config, log)
+      const gateway = await startGateway(config, { log })
+      log.info({ data: gateway.dataUrl, admin: gateway.adminUrl }, 'cutover listening')
+      const stop = async (signal: string): Promise<void> => {
+        log.info({ signal }, 'draining')
+        await gateway.close()
+        log.info('stopped')
+        process.exit(0)
+      }
+      process.once('SIGTERM', () => void stop('SIGTERM'))
+      process.once('SIGINT', () => void stop('SIGINT'))
+    } catch (err) {
+      fail(err)
+    }
+  })
+
+program
+  .command('check')
+  .description('validate a config file; exit 1 listing every problem as path: message')
+  .option('-c, --config <file>', 'config file (.ts, .js, .mjs, .json)', DEFAULT_CONFIG_FILE)
+  .action(async (opts: { config: string }) => {
+    try {
+      const config = await loadConfig(opts.config)
+      process.stdout.write(`${opts.config}: ok (${Object.keys(config.backends).length} backends, ${config.routes.length} routes)\n`)
+    } catch (err) {
+      fail(err)
+    }
+  })
+
+await program.parseAsync(process.argv)

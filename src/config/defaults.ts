@@ -1,0 +1,24 @@
+/** Defaults, named so docs and tests can refer to them. */
+export const DEFAULT_LISTEN_HOST = '0.0.0.0'
+export const DEFAULT_LISTEN_PORT = 8080
+export const DEFAULT_ADMIN_HOST = '127.0.0.1'
+export const DEFAULT_ADMIN_PORT = 9901
+export const DEFAULT_TIMEOUT_MS = 5000
+export const DEFAULT_CONNECTIONS = 128
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000
+export const DEFAULT_BODY_BYTES = 1_048_576
+export const DEFAULT_MIRROR_BODY_BYTES = 262_144
+export const DEFAULT_MIRROR = 'writes'
+export const DEFAULT_READ_SAMPLE = 1
+export const DEFAULT_WEIGHT = 0
+export const DEFAULT_FALLBACK = 'legacy'
+export const DEFAULT_SPOOL_DIR = '.cutover/spool'
+export const DEFAULT_STATE_FILE = '.cutover/state.json'
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
+export const DEFAULT_TOPICS = Object.freeze({
+  diffs: 'cutover.diffs',
+  replay: 'cutover.replay',
+  control: 'cutover.control',
+  audit: 'cutover.audit',
+})
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const

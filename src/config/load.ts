@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { extname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createJiti } from 'jiti'
+import { CutoverError } from '../errors.ts'
+import type { CutoverConfig } from './schema.ts'
+import { validateConfig } from './validate.ts'
+
+export const DEFAULT_CONFIG_FILE = 'routes.config.ts'
+const EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs', '.json'])
+
+// `import { defineConfig } from 'cutover'` in a config file resolves to this package, whether it
+// runs from source or from the built dist/.
+const SELF = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../index.ts' : '../index.js', import.meta.url))
+
+/** Loads a config file's default export (or module object) without validating it. */
+export async function loadConfigInput(file: string): Promise<unknown> {
+  const path = resolve(file)
+  const ext = extname(path)
+  if (!EXTENSIONS.has(ext)) throw new CutoverError('CUTOVER_CONFIG_LOAD', `${file}: unsupported config type '${ext}' (use .ts, .js, .mjs or .json)`)
+  if (!existsSync(path)) throw new CutoverError('CUTOVER_CONFIG_LOAD', `${file}: no such file`)
+  try {
+    if (ext === '.json') return JSON.parse(await readFile(path, 'utf8'))
+    const jiti = createJiti(import.meta.url, { alias: { cutover: SELF }, moduleCache: false, fsCache: false })
+    return await jiti.import(path, { default: true })
+  } catch (err) {
+    throw new CutoverError('CUTOVER_CONFIG_LOAD', `${file}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Applies environment overrides (CUTOVER_ADMIN_TOKEN, CUTOVER_KAFKA_BROKERS) to a raw config. */
+export function applyEnv(input: unknown, env: NodeJS.ProcessEnv = process.env): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return input
+  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) }
+  const token = env.CUTOVER_ADMIN_TOKEN
+  if (token !== undefined && token !== '') {
+    const admin = typeof out.admin === 'object' && out.admin !== null ? (out.admin as Record<string, unknown>) : {}
+    if (admin.token === undefined) out.admin = { ...admin, token }
+  }
+  const brokers = env.CUTOVER_KAFKA_BROKERS
+  if (brokers !== undefined && brokers !== '') {
+    const kafka = typeof out.kafka === 'object' && out.kafka !== null ? (out.kafka as Record<string, unknown>) : {}
+    out.kafka = { ...kafka, brokers: brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') }
+  }
+  return out
+}
+
+export async function loadConfig(file: string = DEFAULT_CONFIG_FILE, env: NodeJS.ProcessEnv = process.env): Promise<CutoverConfig> {
+  return validateConfig(applyEnv(await loadConfigInput(file), env))
+}

@@ -1,0 +1,195 @@
+import { z } from 'zod'
+import * as D from './defaults.ts'
+import { compilePathPattern } from '../routing/path-pattern.ts'
+
+const WEIGHT_MESSAGE = 'must be an integer from 0 to 100'
+
+const port = z.int('must be an integer port').min(0, 'must be a port from 0 to 65535').max(65535, 'must be a port from 0 to 65535')
+const positiveMs = z.int('must be a whole number of milliseconds').min(1, 'must be at least 1 ms')
+const fraction = z.number('must be a number from 0 to 1').min(0, 'must be a number from 0 to 1').max(1, 'must be a number from 0 to 1')
+
+export const weightSchema = z.int(WEIGHT_MESSAGE).min(0, WEIGHT_MESSAGE).max(100, WEIGHT_MESSAGE)
+export const mirrorSchema = z.enum(['off', 'writes', 'all'], "must be one of 'off', 'writes', 'all'")
+export const readSampleSchema = fraction
+
+const urlSchema = z.string('must be a URL').refine((s) => {
+  try {
+    const u = new URL(s)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === ''
+  } catch {
+    return false
+  }
+}, 'must be an http:// or https:// URL without query or fragment')
+
+const breakerSchema = z.strictObject({
+  errorThresholdPercentage: z.number().min(1).max(100).default(50),
+  volumeThreshold: z.int().min(1).default(20),
+  resetTimeoutMs: positiveMs.default(10_000),
+  rollingCountTimeoutMs: positiveMs.default(10_000),
+})
+
+const backendSchema = z.strictObject({
+  url: urlSchema,
+  timeoutMs: positiveMs.default(D.DEFAULT_TIMEOUT_MS),
+  connections: z.int('must be an integer').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').default(D.DEFAULT_CONNECTIONS),
+  keepAliveTimeoutMs: positiveMs.default(D.DEFAULT_KEEP_ALIVE_TIMEOUT_MS),
+  tls: z
+    .strictObject({
+      rejectUnauthorized: z.boolean().default(true),
+      ca: z.string().optional(),
+      servername: z.string().optional(),
+    })
+    .optional(),
+  breaker: breakerSchema.optional(),
+})
+
+const fieldPath = z
+  .string('must be a field path')
+  .regex(/^(body|headers|status)(\.[^.\s]+)*$/, "must be a field path such as 'body.a.b', 'body.items[*].id' or 'headers.name'")
+
+const stickySchema = z.union(
+  [
+    z.literal('ip'),
+    z.strictObject({ header: z.string().min(1).transform((h) => h.toLowerCase()) }),
+    z.strictObject({ cookie: z.string().min(1) }),
+  ],
+  "must be 'ip', { header: NAME } or { cookie: NAME }",
+)
+
+const routeSchema = z.strictObject({
+  id: z.string('must be a string').regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore'),
+  methods: z
+    .array(z.enum(D.HTTP_METHODS, `must be one of ${D.HTTP_METHODS.join(', ')}`))
+    .min(1, 'must name at least one method')
+    .default([...D.HTTP_METHODS]),
+  path: z.string('must be a path pattern').superRefine((p, ctx) => {
+    try {
+      compilePathPattern(p)
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message })
+    }
+  }),
+  match: z.strictObject({ headers: z.record(z.string(), z.string()) }).optional(),
+  weight: weightSchema.default(D.DEFAULT_WEIGHT),
+  sticky: stickySchema.optional(),
+  mirror: mirrorSchema.default(D.DEFAULT_MIRROR),
+  readSample: readSampleSchema.default(D.DEFAULT_READ_SAMPLE),
+  rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
+  cache: z
+    .strictObject({
+      ttlMs: positiveMs,
+      varyHeaders: z.array(z.string()).default([]),
+      staleIfErrorMs: z.int().min(0).default(0),
+    })
+    .optional(),
+  compare: z
+    .strictObject({
+      ignore: z.array(fieldPath).default([]),
+      headers: z.array(z.string()).default([]),
+      ignoreArrayOrder: z.boolean().default(false),
+      learnNoise: z.boolean().default(true),
+    })
+    .optional(),
+  propagate: z.array(z.strictObject({ from: fieldPath, to: z.string().regex(/^(header|body)\.[^\s]+$/, "must be 'header.NAME' or 'body.PATH'") })).optional(),
+  redact: z.array(fieldPath).optional(),
+  guard: z
+    .strictObject({
+      maxErrorRate: fraction.optional(),
+      maxMismatchRate: fraction.optional(),
+      maxLatencyRatio: z.number().min(1).optional(),
+      windowMs: positiveMs.default(60_000),
+      minRequests: z.int().min(1).default(50),
+      safeWeight: weightSchema.default(0),
+    })
+    .optional(),
+  ramp: z
+    .strictObject({
+      steps: z.array(weightSchema).min(1),
+      intervalMs: positiveMs,
+    })
+    .optional(),
+})
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({ host: z.string().default(D.DEFAULT_LISTEN_HOST), port: port.default(D.DEFAULT_LISTEN_PORT) })
+      .default({ host: D.DEFAULT_LISTEN_HOST, port: D.DEFAULT_LISTEN_PORT }),
+    admin: z
+      .strictObject({
+        host: z.string().default(D.DEFAULT_ADMIN_HOST),
+        port: port.default(D.DEFAULT_ADMIN_PORT),
+        token: z.string().min(16, 'must be at least 16 characters').optional(),
+      })
+      .default({ host: D.DEFAULT_ADMIN_HOST, port: D.DEFAULT_ADMIN_PORT }),
+    backends: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'backend names are lower-case words'), backendSchema),
+    routes: z.array(routeSchema).default([]),
+    fallback: z.union([z.string(), z.literal(404)]).default(D.DEFAULT_FALLBACK),
+    kafka: z
+      .strictObject({
+        brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1, 'must list at least one broker'),
+        clientId: z.string().default('cutover'),
+        topics: z
+          .strictObject({
+            diffs: z.string().default(D.DEFAULT_TOPICS.diffs),
+            replay: z.string().default(D.DEFAULT_TOPICS.replay),
+            control: z.string().default(D.DEFAULT_TOPICS.control),
+            audit: z.string().default(D.DEFAULT_TOPICS.audit),
+          })
+          .default({ ...D.DEFAULT_TOPICS }),
+      })
+      .optional(),
+    spool: z.strictObject({ dir: z.string().default(D.DEFAULT_SPOOL_DIR) }).default({ dir: D.DEFAULT_SPOOL_DIR }),
+    state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
+    limits: z
+      .strictObject({
+        bodyBytes: z.int().min(0).default(D.DEFAULT_BODY_BYTES),
+        mirrorBodyBytes: z.int().min(0).default(D.DEFAULT_MIRROR_BODY_BYTES),
+      })
+      .default({ bodyBytes: D.DEFAULT_BODY_BYTES, mirrorBodyBytes: D.DEFAULT_MIRROR_BODY_BYTES }),
+    shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(D.DEFAULT_DRAIN_TIMEOUT_MS) }).default({ drainTimeoutMs: D.DEFAULT_DRAIN_TIMEOUT_MS }),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const required of ['legacy', 'cloud']) {
+      if (!(required in cfg.backends)) ctx.addIssue({ code: 'custom', path: ['backends', required], message: 'is required' })
+    }
+    if (cfg.fallback !== 404 && !(cfg.fallback in cfg.backends)) {
+      ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(cfg.backends).join(', ')}) or 404` })
+    }
+    const seen = new Set<string>()
+    cfg.routes.forEach((route, i) => {
+      if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
+      seen.add(route.id)
+      let params: readonly string[] = []
+      try {
+        params = compilePathPattern(route.path).params
+      } catch {
+        return // already reported on routes[i].path
+      }
+      for (const [backend, template] of Object.entries(route.rewrite ?? {})) {
+        if (!(backend in cfg.backends)) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'rewrite', backend], message: 'is not a configured backend' })
+        }
+        for (const m of template.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)|\*/g)) {
+          const name = m[1] ?? '*'
+          if (!params.includes(name)) {
+            ctx.addIssue({ code: 'custom', path: ['routes', i, 'rewrite', backend], message: `uses '${m[0]}' which the route path does not define` })
+          }
+        }
+      }
+    })
+  })
+
+/** What users write (defaults optional). */
+export type CutoverConfigInput = z.input<typeof configSchema>
+/** What the gateway runs on: every default filled in, frozen. */
+export type CutoverConfig = DeepReadonly<z.output<typeof configSchema>>
+export type RouteConfig = CutoverConfig['routes'][number]
+export type BackendConfig = CutoverConfig['backends'][string]
+export type MirrorMode = z.output<typeof mirrorSchema>
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T

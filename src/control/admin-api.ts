@@ -1,0 +1,135 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { mirrorSchema, readSampleSchema, weightSchema } from '../config/schema.ts'
+import { formatIssues } from '../config/validate.ts'
+import { CutoverError, errorBody, ERRORS, type ErrorCode } from '../errors.ts'
+import type { RouteStats } from '../metrics/metrics.ts'
+import type { AuditLog } from './audit.ts'
+import { TokenAuth } from './auth.ts'
+import type { RouteStateStore } from './route-state-store.ts'
+
+/** PATCH /routes/:id accepts exactly these fields, validated by the same rules as the config. */
+export const routePatchSchema = z
+  .strictObject({ weight: weightSchema.optional(), mirror: mirrorSchema.optional(), readSample: readSampleSchema.optional() })
+  .refine((p) => p.weight !== undefined || p.mirror !== undefined || p.readSample !== undefined, 'must change at least one of weight, mirror, readSample')
+
+export interface RouteDescription {
+  readonly id: string
+  readonly methods: readonly string[]
+  readonly path: string
+}
+
+export interface AdminApiOptions {
+  readonly routes: readonly RouteDescription[]
+  readonly store: RouteStateStore
+  readonly audit: AuditLog
+  readonly log: Logger
+  /** Undefined only on a loopback address (checked by the caller). */
+  readonly token: string | undefined
+  readonly ready: () => boolean
+  readonly metrics: () => Promise<{ contentType: string; body: string }>
+  readonly stats: () => Promise<Record<string, RouteStats>>
+  readonly breakers?: () => Record<string, string>
+}
+
+const OPEN_PATHS = new Set(['/healthz', '/readyz'])
+
+function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: readonly string[]): FastifyReply {
+  return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(errorBody(code, message, details))
+}
+
+/** `3`, `"3"` and `W/"3"` all name version 3 (RFC 9110 §13.1.1 entity-tags). */
+function parseIfMatch(header: string | undefined): number | undefined | null {
+  if (header === undefined) return undefined
+  const m = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header)
+  return m === null ? null : Number(m[1])
+}
+
+export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
+  const app = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
+  const auth = opts.token === undefined ? null : new TokenAuth(opts.token)
+  const routeInfo = new Map(opts.routes.map((r) => [r.id, r]))
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (auth === null || OPEN_PATHS.has(request.url)) return
+    if (!auth.check(request.headers.authorization)) {
+      reply.header('www-authenticate', 'Bearer realm="cutover"')
+      return sendError(reply, 'CUTOVER_UNAUTHORIZED')
+    }
+  })
+
+  app.setErrorHandler((err, _request, reply) => {
+    if (err instanceof CutoverError) return sendError(reply, err.code, err.message)
+    const status = (err as { statusCode?: number }).statusCode
+    if (status !== undefined && status >= 400 && status < 500) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body is not valid JSON')
+    opts.log.error({ err }, 'admin API error')
+    return sendError(reply, 'CUTOVER_INTERNAL')
+  })
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 'CUTOVER_NOT_FOUND'))
+
+  const who = (authorization: string | undefined, ip: string): string => (auth !== null && authorization !== undefined ? `token:admin@${ip}` : `anonymous@${ip}`)
+
+  async function describe(id: string, stats: Record<string, RouteStats>) {
+    const info = routeInfo.get(id)
+    const state = opts.store.get(id)
+    if (info === undefined || state === undefined) return undefined
+    return {
+      id,
+      methods: info.methods,
+      path: info.path,
+      weight: state.weight,
+      mirror: state.mirror,
+      readSample: state.readSample,
+      version: state.version,
+      breakers: opts.breakers?.() ?? {},
+      stats: stats[id] ?? { requests: {}, errors: 0 },
+    }
+  }
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/readyz', async (_request, reply) => {
+    const ready = opts.ready()
+    return reply.code(ready ? 200 : 503).send({ ready })
+  })
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await opts.metrics()
+    return reply.type(contentType).send(body)
+  })
+
+  app.get('/routes', async () => {
+    const stats = await opts.stats()
+    return Promise.all(opts.routes.map((r) => describe(r.id, stats)))
+  })
+
+  app.get<{ Params: { id: string } }>('/routes/:id', async (request, reply) => {
+    const route = await describe(request.params.id, await opts.stats())
+    if (route === undefined) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${request.params.id}'`)
+    return reply.header('etag', `"${route.version}"`).send(route)
+  })
+
+  app.patch<{ Params: { id: string } }>('/routes/:id', async (request, reply) => {
+    const { id } = request.params
+    if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
+    const ifMatch = parseIfMatch(request.headers['if-match'])
+    if (ifMatch === null) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'If-Match must be a route version', ['If-Match: must be a route version such as "3"'])
+    const parsed = routePatchSchema.safeParse(request.body ?? {})
+    if (!parsed.success) {
+      const details = formatIssues(parsed.error.issues)
+      return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
+    }
+    const after = await opts.store.update(id, parsed.data, { who: who(request.headers.authorization, request.ip), action: 'patch', ...(ifMatch === undefined ? {} : { ifMatch }) })
+    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats()))
+  })
+
+  app.post<{ Params: { id: string } }>('/routes/:id/rollback', async (request, reply) => {
+    const { id } = request.params
+    if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
+    const after = await opts.store.update(id, { weight: 0 }, { who: who(request.headers.authorization, request.ip), action: 'rollback' })
+    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats()))
+  })
+
+  app.get<{ Querystring: { limit?: string } }>('/audit', async (request) => opts.audit.recent(Math.min(1000, Number(request.query.limit ?? 100) || 100)))
+
+  return app
+}

@@ -1,0 +1,47 @@
+import type { Logger } from 'pino'
+import type { RouteState } from './route-state.ts'
+
+export interface AuditRecord {
+  readonly time: string
+  readonly who: string
+  readonly action: 'patch' | 'rollback' | string
+  readonly route: string
+  readonly before: RouteState
+  readonly after: RouteState
+}
+
+export type AuditSink = (record: AuditRecord) => void
+
+/**
+ * Every change to a route's state goes through here: one structured log line (`audit: true`), a
+ * bounded in-memory history for the admin API, and any extra sinks (a Kafka topic, later).
+ */
+export class AuditLog {
+  readonly #log: Logger
+  readonly #recent: AuditRecord[] = []
+  readonly #limit: number
+  readonly #sinks: AuditSink[] = []
+
+  constructor(log: Logger, limit = 1000) {
+    this.#log = log
+    this.#limit = limit
+  }
+
+  addSink(sink: AuditSink): void {
+    this.#sinks.push(sink)
+  }
+
+  record(entry: Omit<AuditRecord, 'time'>): AuditRecord {
+    const record: AuditRecord = { time: new Date().toISOString(), ...entry }
+    this.#recent.push(record)
+    if (this.#recent.length > this.#limit) this.#recent.shift()
+    this.#log.info({ audit: record }, `route ${record.route}: ${record.action} by ${record.who}`)
+    for (const sink of this.#sinks) sink(record)
+    return record
+  }
+
+  /** Newest first. */
+  recent(limit = 100): AuditRecord[] {
+    return this.#recent.slice(-limit).reverse()
+  }
+}

@@ -1,0 +1,146 @@
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { Registry } from 'prom-client'
+import type { CutoverConfig } from './config/schema.ts'
+import { AuditLog } from './control/audit.ts'
+import { createAdminApi, type AdminApiOptions } from './control/admin-api.ts'
+import { isLoopback } from './control/auth.ts'
+import type { RouteState } from './control/route-state.ts'
+import { RouteStateStore } from './control/route-state-store.ts'
+import { CutoverError } from './errors.ts'
+import { createLogger } from './log.ts'
+import { createMetrics, routeStats, type Metrics } from './metrics/metrics.ts'
+import { createDataPlane } from './proxy/data-plane.ts'
+import { FALLBACK_ROUTE, Forwarder, NO_ROUTE } from './proxy/forwarder.ts'
+import { MetricsTable } from './proxy/route-metrics.ts'
+import { closeUpstreams, createUpstreams } from './proxy/upstreams.ts'
+import { RouteTable } from './routing/route-table.ts'
+
+export interface GatewayOptions {
+  readonly log?: Logger
+  /** Keep route state in `config.state.file` (default true). */
+  readonly persistState?: boolean
+  readonly processMetrics?: boolean
+}
+
+export interface Gateway {
+  readonly config: CutoverConfig
+  /** `http://host:port` of the client-facing listener. */
+  readonly dataUrl: string
+  readonly adminUrl: string
+  readonly store: RouteStateStore
+  readonly metrics: Metrics
+  /** SIGTERM behaviour: not ready, stop accepting, finish in-flight requests (bounded), close. */
+  close(): Promise<void>
+}
+
+/** The admin port refuses to listen beyond loopback without a token. */
+export function checkAdminExposure(config: CutoverConfig): void {
+  if (config.admin.token === undefined && !isLoopback(config.admin.host)) {
+    throw new CutoverError(
+      'CUTOVER_CONFIG_INVALID',
+      `admin.host: ${config.admin.host} is not a loopback address, so admin.token (or CUTOVER_ADMIN_TOKEN) is required`,
+      { details: [`admin.token: is required when admin.host (${config.admin.host}) is not a loopback address`] },
+    )
+  }
+}
+
+export interface DataPlaneHandle {
+  readonly app: FastifyInstance
+  readonly metrics: Metrics
+  readonly table: RouteTable
+  listen(): Promise<string>
+  /** Stops accepting, waits for in-flight requests up to the drain timeout, then cuts the rest. */
+  close(): Promise<void>
+}
+
+/** Builds everything a data-plane process needs around the given live route states. */
+export function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<string, RouteState>, log: Logger, metrics: Metrics): DataPlaneHandle {
+  const table = new RouteTable(config, states)
+  const upstreams = createUpstreams(config)
+  const backends = [...upstreams.keys()]
+  const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends)
+  metricsTable.get(NO_ROUTE, NO_ROUTE)
+  for (const route of table.routes) metrics.routeWeight.labels(route.id).set(route.state.weight)
+  const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log })
+  const app = createDataPlane({ forwarder, log })
+  return {
+    app,
+    metrics,
+    table,
+    async listen() {
+      await app.listen({ host: config.listen.host, port: config.listen.port })
+      return urlOf(app)
+    },
+    async close() {
+      const timer = setTimeout(() => {
+        log.warn({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'drain timeout: closing the connections still open')
+        app.server.closeAllConnections()
+      }, config.shutdown.drainTimeoutMs)
+      timer.unref()
+      try {
+        await app.close()
+      } finally {
+        clearTimeout(timer)
+        await closeUpstreams(upstreams)
+      }
+    },
+  }
+}
+
+export function urlOf(app: FastifyInstance): string {
+  const addr = app.server.address() as AddressInfo
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`
+}
+
+export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, 'routes' | 'token'> {
+  return { routes: config.routes.map((r) => ({ id: r.id, methods: r.methods, path: r.path })), token: config.admin.token }
+}
+
+/** Runs the whole gateway (data plane and admin API) in this process. */
+export async function startGateway(config: CutoverConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  checkAdminExposure(config)
+  const log = options.log ?? createLogger()
+  const registry = new Registry()
+  const metrics = createMetrics(registry, { processMetrics: options.processMetrics ?? true })
+  const audit = new AuditLog(log)
+  const store = await RouteStateStore.open(config, audit, log, { persist: options.persistState ?? true })
+  store.onChange((id, state) => metrics.routeWeight.labels(id).set(state.weight))
+
+  const data = buildDataPlane(config, store.states, log, metrics)
+  let ready = false
+  const admin = createAdminApi({
+    ...adminOptionsBase(config),
+    store,
+    audit,
+    log,
+    ready: () => ready,
+    metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    stats: () => routeStats(metrics),
+  })
+
+  await admin.listen({ host: config.admin.host, port: config.admin.port })
+  let dataUrl: string
+  try {
+    dataUrl = await data.listen()
+  } catch (err) {
+    await admin.close()
+    await data.close()
+    throw err
+  }
+  ready = true
+  return {
+    config,
+    dataUrl,
+    adminUrl: urlOf(admin),
+    store,
+    metrics,
+    async close() {
+      ready = false
+      await data.close()
+      await admin.close()
+    },
+  }
+}

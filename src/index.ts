@@ -1,0 +1,6 @@
+export { defineConfig } from './config/define-config.ts'
+export type { CutoverConfig, CutoverConfigInput, RouteConfig, BackendConfig } from './config/schema.ts'
+export { validateConfig } from './config/validate.ts'
+export { loadConfig } from './config/load.ts'
+export { startGateway, type Gateway, type GatewayOptions } from './gateway.ts'
+export { CutoverError, ERROR_CODES, type ErrorCode } from './errors.ts'

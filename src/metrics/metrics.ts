@@ -1,0 +1,71 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client'
+
+/** Histogram buckets for proxied latency: sub-millisecond for the loopback case up to timeouts. */
+export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+export interface Metrics {
+  readonly registry: Registry
+  readonly requests: Counter<'route' | 'backend' | 'code'>
+  readonly duration: Histogram<'route' | 'backend'>
+  readonly routeWeight: Gauge<'route'>
+}
+
+/** Metric definitions, registered on the injected registry. Names are part of the public surface. */
+export function createMetrics(registry: Registry, options: { processMetrics?: boolean } = {}): Metrics {
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
+  return {
+    registry,
+    requests: new Counter({
+      name: 'cutover_requests_total',
+      help: 'Client requests answered, by route, serving backend and status code',
+      labelNames: ['route', 'backend', 'code'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'cutover_request_duration_seconds',
+      help: 'Time from request arrival to the last byte of the answer, by route and serving backend',
+      labelNames: ['route', 'backend'],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    }),
+    routeWeight: new Gauge({
+      name: 'cutover_route_weight',
+      help: 'Current weight of each route: the share (0-100) of requests for which cloud is primary',
+      labelNames: ['route'],
+      registers: [registry],
+      // cluster mode: every worker holds the same weight, so report it once rather than summed
+      aggregator: 'max',
+    }),
+  }
+}
+
+export interface RouteStats {
+  requests: Record<string, number>
+  errors: number
+}
+
+/** Per-route request counts from this process's counter: `{ requests: { legacy, cloud }, errors }`. */
+export async function routeStats(metrics: Metrics): Promise<Record<string, RouteStats>> {
+  const out: Record<string, RouteStats> = {}
+  const { values } = await metrics.requests.get()
+  for (const v of values) {
+    const route = String(v.labels.route)
+    const backend = String(v.labels.backend)
+    const stats = (out[route] ??= { requests: {}, errors: 0 })
+    stats.requests[backend] = (stats.requests[backend] ?? 0) + v.value
+    if (Number(v.labels.code) >= 500) stats.errors += v.value
+  }
+  return out
+}
+
+export function mergeRouteStats(parts: readonly Record<string, RouteStats>[]): Record<string, RouteStats> {
+  const out: Record<string, RouteStats> = {}
+  for (const part of parts) {
+    for (const [route, s] of Object.entries(part)) {
+      const into = (out[route] ??= { requests: {}, errors: 0 })
+      for (const [b, n] of Object.entries(s.requests)) into.requests[b] = (into.requests[b] ?? 0) + n
+      into.errors += s.errors
+    }
+  }
+  return out
+}

@@ -1,0 +1,109 @@
+import type { ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Logger } from 'pino'
+import { CutoverError } from '../errors.ts'
+import { stripResponseHeaders } from './headers.ts'
+import { sendGatewayError } from './errors-reply.ts'
+import { classifyUpstreamError } from './upstream-error.ts'
+import type { RouteMetrics } from './route-metrics.ts'
+
+/**
+ * Streams one primary answer to the client: an undici dispatch handler writing straight into the
+ * client's ServerResponse, with backpressure both ways, an end-to-end deadline that also covers
+ * time spent queued for a pooled connection, and gateway-made errors when nothing was sent yet.
+ */
+export class ClientExchange implements Dispatcher.DispatchHandler {
+  readonly #res: ServerResponse
+  readonly #backend: string
+  readonly #requestId: string
+  readonly #metrics: RouteMetrics
+  readonly #start: number
+  readonly #log: Logger
+  readonly #route: string
+  #controller: Dispatcher.DispatchController | null = null
+  #timer: NodeJS.Timeout | null = null
+  #done = false
+  #status = 0
+
+  constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
+    this.#res = res
+    this.#backend = backend
+    this.#route = route
+    this.#requestId = requestId
+    this.#metrics = metrics
+    this.#start = start
+    this.#log = log
+    this.#timer = setTimeout(this.#onDeadline, deadlineMs)
+    res.once('close', this.#onClientClose)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    // the deadline or the client may have given up while the request was still queued
+    if (this.#done) controller.abort(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (this.#done) return
+    this.#clearTimer()
+    this.#status = statusCode
+    stripResponseHeaders(headers)
+    headers['x-request-id'] = this.#requestId
+    headers['x-cutover-backend'] = this.#backend
+    this.#res.writeHead(statusCode, headers)
+    if (this.#res.writableNeedDrain) controller.pause()
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#done) return
+    if (!this.#res.write(chunk)) {
+      controller.pause()
+      this.#res.once('drain', () => controller.resume())
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#done) return
+    this.#finish(this.#status)
+    this.#res.end()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#done) return
+    const code = classifyUpstreamError(err)
+    const status = code === 'CUTOVER_BODY_TOO_LARGE' ? 413 : this.#res.headersSent ? this.#status : code === 'CUTOVER_UPSTREAM_TIMEOUT' ? 504 : 502
+    this.#finish(status)
+    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
+    sendGatewayError(this.#res, code, this.#requestId, this.#backend, code === 'CUTOVER_BODY_TOO_LARGE')
+  }
+
+  #finish(status: number): void {
+    this.#done = true
+    this.#clearTimer()
+    this.#metrics.record(status, (performance.now() - this.#start) / 1000)
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer)
+      this.#timer = null
+    }
+  }
+
+  readonly #onDeadline = (): void => {
+    this.#timer = null
+    if (this.#done) return
+    this.#finish(504)
+    this.#controller?.abort(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
+    this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream deadline passed')
+    sendGatewayError(this.#res, 'CUTOVER_UPSTREAM_TIMEOUT', this.#requestId, this.#backend)
+  }
+
+  readonly #onClientClose = (): void => {
+    if (this.#done) return
+    // the client went away before the answer was complete: stop the upstream work too
+    this.#finish(499)
+    this.#controller?.abort(new Error('client closed the connection'))
+  }
+}

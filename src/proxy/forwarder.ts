@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
+import type { TLSSocket } from 'node:tls'
+import type { Logger } from 'pino'
+import type { CutoverConfig } from '../config/schema.ts'
+import { normalisePath } from '../routing/normalise-path.ts'
+import { chooseCloud, stickyKey, upstreamPath, type RouteTable } from '../routing/route-table.ts'
+import { BodyLimit } from './body-limit.ts'
+import { ClientExchange } from './client-exchange.ts'
+import { sendGatewayError } from './errors-reply.ts'
+import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
+import type { MetricsTable } from './route-metrics.ts'
+import type { Upstream } from './upstreams.ts'
+
+/** Route label for requests no rule matched and that went to the fallback backend. */
+export const FALLBACK_ROUTE = 'fallback'
+/** Labels for requests the gateway answered itself (bad path, no route). */
+export const NO_ROUTE = 'none'
+
+// RFC 9110 §9.2.1: safe methods do not change state, so they get no generated Idempotency-Key
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+
+export interface ForwarderOptions {
+  readonly config: CutoverConfig
+  readonly table: RouteTable
+  readonly upstreams: ReadonlyMap<string, Upstream>
+  readonly metrics: MetricsTable
+  readonly log: Logger
+}
+
+/**
+ * The data plane's per-request work, independent of the HTTP server framework: normalise, match,
+ * choose the primary, and stream the request to it. Everything it looks up per request was built
+ * at start.
+ */
+export class Forwarder {
+  readonly #table: RouteTable
+  readonly #legacy: Upstream
+  readonly #cloud: Upstream
+  readonly #fallback: Upstream | null
+  readonly #metrics: MetricsTable
+  readonly #bodyLimit: number
+  readonly #log: Logger
+
+  constructor(opts: ForwarderOptions) {
+    this.#table = opts.table
+    this.#legacy = mustGet(opts.upstreams, 'legacy')
+    this.#cloud = mustGet(opts.upstreams, 'cloud')
+    const fb = opts.config.fallback
+    this.#fallback = fb === 404 ? null : mustGet(opts.upstreams, fb)
+    this.#metrics = opts.metrics
+    this.#bodyLimit = opts.config.limits.bodyBytes
+    this.#log = opts.log
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now()
+    const url = req.url ?? '/'
+    const method = req.method ?? 'GET'
+    const q = url.indexOf('?')
+    const path = normalisePath(q < 0 ? url : url.slice(0, q))
+    const query = q < 0 ? '' : url.slice(q)
+
+    const headers: string[] = []
+    const facts: ClientHeaderFacts = { requestId: undefined, idempotencyKey: undefined, forwardedFor: undefined, host: undefined, contentLength: 0, chunked: false }
+    copyRequestHeaders(req.rawHeaders, headers, facts)
+    const requestId = facts.requestId ?? randomUUID()
+
+    if (path === null) {
+      this.#metrics.get(NO_ROUTE, NO_ROUTE).record(400, (performance.now() - start) / 1000)
+      sendGatewayError(res, 'CUTOVER_BAD_PATH', requestId)
+      return
+    }
+
+    let upstream: Upstream
+    let routeId: string
+    let target: string
+    const found = this.#table.match(method, path, req.headers)
+    if (found !== null) {
+      const { route, match } = found
+      upstream = chooseCloud(route, stickyKey(route.sticky, { headers: req.headers, remoteAddress: req.socket.remoteAddress })) ? this.#cloud : this.#legacy
+      routeId = route.id
+      target = upstreamPath(route, match, upstream.name, path)
+    } else if (this.#fallback !== null) {
+      upstream = this.#fallback
+      routeId = FALLBACK_ROUTE
+      target = path
+    } else {
+      this.#metrics.get(NO_ROUTE, NO_ROUTE).record(404, (performance.now() - start) / 1000)
+      sendGatewayError(res, 'CUTOVER_NO_ROUTE', requestId)
+      return
+    }
+
+    const routeMetrics = this.#metrics.get(routeId, upstream.name)
+    if (facts.contentLength > this.#bodyLimit) {
+      routeMetrics.record(413, (performance.now() - start) / 1000)
+      sendGatewayError(res, 'CUTOVER_BODY_TOO_LARGE', requestId, undefined, true)
+      return
+    }
+
+    const remote = req.socket.remoteAddress ?? ''
+    headers.push(
+      'x-request-id',
+      requestId,
+      'x-forwarded-for',
+      facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`,
+      'x-forwarded-proto',
+      (req.socket as TLSSocket).encrypted === true ? 'https' : 'http',
+    )
+    if (facts.host !== undefined) headers.push('x-forwarded-host', facts.host)
+    const idempotencyKey = facts.idempotencyKey ?? (SAFE_METHODS.has(method) ? undefined : randomUUID())
+    if (idempotencyKey !== undefined) headers.push('idempotency-key', idempotencyKey)
+
+    let body: Readable | null = null
+    if (facts.chunked) body = req.pipe(new BodyLimit(this.#bodyLimit))
+    else if (facts.contentLength > 0) body = req
+
+    const exchange = new ClientExchange(res, upstream.name, routeId, requestId, routeMetrics, start, upstream.timeoutMs, this.#log)
+    upstream.pool.dispatch({ method, path: upstream.basePath + target + query, headers, body }, exchange)
+  }
+}
+
+function mustGet(upstreams: ReadonlyMap<string, Upstream>, name: string): Upstream {
+  const u = upstreams.get(name)
+  if (u === undefined) throw new Error(`backend '${name}' is not configured`)
+  return u
+}

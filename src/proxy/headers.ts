@@ -1,0 +1,101 @@
+import type { IncomingHttpHeaders } from 'node:http'
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) are meaningful for one connection only and must not be
+ * forwarded. `expect` is answered by the gateway itself (undici refuses to send it), `host` is
+ * set by undici for the upstream, and the X-Forwarded-* headers are rebuilt below.
+ */
+const REQUEST_SKIP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+  'idempotency-key',
+])
+
+const RESPONSE_SKIP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'] as const
+
+/** What the request builder learned from the client's headers in its single pass. */
+export interface ClientHeaderFacts {
+  requestId: string | undefined
+  idempotencyKey: string | undefined
+  forwardedFor: string | undefined
+  host: string | undefined
+  contentLength: number
+  chunked: boolean
+}
+
+/** Extra names a client listed in `Connection` (RFC 9110 §7.6.1): hop-by-hop too. */
+function connectionTokens(value: string): Set<string> | null {
+  let out: Set<string> | null = null
+  for (const raw of value.split(',')) {
+    const t = raw.trim().toLowerCase()
+    if (t === '' || t === 'close' || t === 'keep-alive') continue
+    ;(out ??= new Set()).add(t)
+  }
+  return out
+}
+
+/**
+ * One pass over the client's raw headers (case and order kept): copies the end-to-end ones into a
+ * flat `[name, value, …]` list for undici and records the few values the gateway itself needs.
+ */
+export function copyRequestHeaders(raw: readonly string[], out: string[], facts: ClientHeaderFacts): void {
+  let extra: Set<string> | null = null
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string
+    if (name.length === 10 && name.toLowerCase() === 'connection') extra = connectionTokens(raw[i + 1] as string)
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string
+    const value = raw[i + 1] as string
+    const lower = name.toLowerCase()
+    if (REQUEST_SKIP.has(lower)) {
+      switch (lower) {
+        case 'x-request-id':
+          facts.requestId ??= value
+          break
+        case 'idempotency-key':
+          facts.idempotencyKey ??= value
+          break
+        case 'x-forwarded-for':
+          facts.forwardedFor = facts.forwardedFor === undefined ? value : `${facts.forwardedFor}, ${value}`
+          break
+        case 'host':
+          facts.host = value
+          break
+        case 'transfer-encoding':
+          facts.chunked = true
+          break
+      }
+      continue
+    }
+    if (extra !== null && extra.has(lower)) continue
+    if (lower === 'content-length') facts.contentLength = Number(value)
+    out.push(name, value)
+  }
+}
+
+/** Removes hop-by-hop headers from an upstream answer, in place. */
+export function stripResponseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const connection = headers.connection
+  if (typeof connection === 'string') {
+    const extra = connectionTokens(connection)
+    if (extra !== null) for (const name of extra) delete headers[name]
+  }
+  for (const name of RESPONSE_SKIP) {
+    if (headers[name] !== undefined) delete headers[name]
+  }
+  return headers
+}

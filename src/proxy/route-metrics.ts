@@ -1,0 +1,49 @@
+import type { Counter, Histogram } from 'prom-client'
+import type { Metrics } from '../metrics/metrics.ts'
+
+/**
+ * Metric children for one (route, backend) pair, resolved once so the hot path does no label
+ * lookups: prom-client hashes label values on every `labels()` call.
+ */
+export class RouteMetrics {
+  readonly #route: string
+  readonly #backend: string
+  readonly #counter: Counter<'route' | 'backend' | 'code'>
+  readonly #duration: Histogram.Internal<'route' | 'backend'>
+  readonly #codes = new Map<number, Counter.Internal>()
+
+  constructor(metrics: Metrics, route: string, backend: string) {
+    this.#route = route
+    this.#backend = backend
+    this.#counter = metrics.requests
+    this.#duration = metrics.duration.labels(route, backend)
+  }
+
+  record(status: number, seconds: number): void {
+    let child = this.#codes.get(status)
+    if (child === undefined) {
+      child = this.#counter.labels(this.#route, this.#backend, String(status))
+      this.#codes.set(status, child)
+    }
+    child.inc()
+    this.#duration.observe(seconds)
+  }
+}
+
+/** Every (route, backend) pair's children, built at start. */
+export class MetricsTable {
+  readonly #byKey = new Map<string, RouteMetrics>()
+  readonly #metrics: Metrics
+
+  constructor(metrics: Metrics, routes: readonly string[], backends: readonly string[]) {
+    this.#metrics = metrics
+    for (const r of routes) for (const b of backends) this.#byKey.set(`${r}\0${b}`, new RouteMetrics(metrics, r, b))
+  }
+
+  get(route: string, backend: string): RouteMetrics {
+    const key = `${route}\0${backend}`
+    let m = this.#byKey.get(key)
+    if (m === undefined) this.#byKey.set(key, (m = new RouteMetrics(this.#metrics, route, backend)))
+    return m
+  }
+}

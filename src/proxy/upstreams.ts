@@ -1,0 +1,46 @@
+import { Pool } from 'undici'
+import type { BackendConfig, CutoverConfig } from '../config/schema.ts'
+
+/** One backend, with its keep-alive pool built once at start. */
+export interface Upstream {
+  readonly name: string
+  readonly origin: string
+  /** The backend URL's path without a trailing slash ('' for '/'): prefixed to every forwarded path. */
+  readonly basePath: string
+  readonly timeoutMs: number
+  readonly pool: Pool
+}
+
+export function createUpstream(name: string, config: BackendConfig): Upstream {
+  const url = new URL(config.url)
+  const pool = new Pool(url.origin, {
+    connections: config.connections,
+    pipelining: 1,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    headersTimeout: config.timeoutMs,
+    bodyTimeout: config.timeoutMs,
+    // undici verifies TLS by default; said here so no one turns it off by accident.
+    connect: {
+      rejectUnauthorized: config.tls?.rejectUnauthorized ?? true,
+      ...(config.tls?.ca !== undefined ? { ca: config.tls.ca } : {}),
+      ...(config.tls?.servername !== undefined ? { servername: config.tls.servername } : {}),
+    },
+  })
+  return {
+    name,
+    origin: url.origin,
+    basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
+    timeoutMs: config.timeoutMs,
+    pool,
+  }
+}
+
+export function createUpstreams(config: CutoverConfig): Map<string, Upstream> {
+  const out = new Map<string, Upstream>()
+  for (const [name, backend] of Object.entries(config.backends)) out.set(name, createUpstream(name, backend))
+  return out
+}
+
+export async function closeUpstreams(upstreams: ReadonlyMap<string, Upstream>): Promise<void> {
+  await Promise.all([...upstreams.values()].map((u) => u.pool.close()))
+}
