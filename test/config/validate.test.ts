@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest'
+import { validateConfig } from '../../src/config/validate.ts'
+import { CutoverError } from '../../src/errors.ts'
+
+const backends = { legacy: { url: 'http://127.0.0.1:3001' }, cloud: { url: 'http://127.0.0.1:3002' } }
+
+function problems(input: unknown): string[] {
+  try {
+    validateConfig(input)
+  } catch (err) {
+    expect(err).toBeInstanceOf(CutoverError)
+    return [...(err as CutoverError).details]
+  }
+  throw new Error('expected the config to be refused')
+}
+
+describe('config validation', () => {
+  it('fills defaults and freezes the result', () => {
+    const cfg = validateConfig({ backends, routes: [{ id: 'a', path: '/a' }] })
+    expect(cfg.listen).toEqual({ host: '0.0.0.0', port: 8080 })
+    expect(cfg.routes[0]).toMatchObject({ weight: 0, mirror: 'writes', readSample: 1 })
+    expect(cfg.fallback).toBe('legacy')
+    expect(Object.isFrozen(cfg.routes[0])).toBe(true)
+    expect(() => {
+      ;(cfg.routes[0] as { weight: number }).weight = 5
+    }).toThrow()
+  })
+
+  it('names the path of every bad field', () => {
+    const list = problems({
+      backends: { ...backends, cloud: { url: 'ftp://x', timeoutMs: -1 } },
+      routes: [
+        { id: 'ok', path: '/a' },
+        { id: 'ok2', path: '/b', weight: 7 },
+        { id: 'bad', path: '/c', weight: 101, mirror: 'sometimes', readSample: 2 },
+      ],
+    })
+    expect(list).toContain('routes[2].weight: must be an integer from 0 to 100')
+    expect(list).toContain("routes[2].mirror: must be one of 'off', 'writes', 'all'")
+    expect(list).toContain('routes[2].readSample: must be a number from 0 to 1')
+    expect(list).toContain('backends.cloud.url: must be an http:// or https:// URL without query or fragment')
+    expect(list).toContain('backends.cloud.timeoutMs: must be at least 1 ms')
+  })
+
+  it('rejects unknown keys with their path', () => {
+    const list = problems({ backends, routes: [{ id: 'a', path: '/a', wieght: 5 }], extra: true })
+    expect(list).toContain('routes[0].wieght: unknown option')
+    expect(list).toContain('extra: unknown option')
+  })
+
+  it('checks cross-field rules: backends, fallback, duplicate ids, rewrite params, patterns', () => {
+    const list = problems({
+      backends: { legacy: backends.legacy },
+      fallback: 'nowhere',
+      routes: [
+        { id: 'a', path: '/a/:id', rewrite: { cloud: '/v2/:key' } },
+        { id: 'a', path: 'no-slash' },
+        { id: 'c', path: '/x/*/y' },
+      ],
+    })
+    expect(list).toContain('backends.cloud: is required')
+    expect(list.some((l) => l.startsWith('fallback: must be a backend name'))).toBe(true)
+    expect(list).toContain("routes[1].id: duplicate route id 'a'")
+    expect(list).toContain("routes[0].rewrite.cloud: uses ':key' which the route path does not define")
+    expect(list).toContain("routes[1].path: must start with '/'")
+    expect(list).toContain("routes[2].path: '*' is only allowed as the last segment")
+  })
+
+  it('accepts the shapes INTERFACE.md documents', () => {
+    const cfg = validateConfig({
+      backends,
+      routes: [
+        { id: 'a', path: '/a/:id', sticky: { header: 'X-User-Id' }, rewrite: { cloud: '/v2/a/:id' } },
+        { id: 'b', path: '/b/*', sticky: { cookie: 'sid' } },
+        { id: 'c', path: '/c', sticky: 'ip', match: { headers: { 'x-tenant': 'acme' } } },
+      ],
+      fallback: 404,
+    })
+    expect(cfg.routes[0]?.sticky).toEqual({ header: 'x-user-id' })
+    expect(cfg.fallback).toBe(404)
+  })
+})
