@@ -56,7 +56,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     if (msg.type === 'cutover:hello') send(worker, { type: 'cutover:state', routes: store.snapshot() })
     else if (msg.type === 'cutover:listening') {
       listening.add(worker.id)
-      log.info({ worker: worker.id, pid: worker.process.pid, url: msg.url }, 'worker listening')
+      log.info({ worker: worker.id, workerPid: worker.process.pid, url: msg.url }, 'worker listening')
     } else if (msg.type === 'cutover:stats') {
       const p = pendingStats.get(msg.seq)
       if (p !== undefined) {
@@ -122,6 +122,9 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
 export async function runWorker(config: CutoverConfig, log: Logger): Promise<void> {
   const registry = new Registry()
   AggregatorRegistry.setRegistries([registry])
+  // prom-client installs the worker's answer to the primary's metrics request only when an
+  // AggregatorRegistry is constructed (lib/cluster.js addListeners), not on setRegistries.
+  new AggregatorRegistry()
   const metrics = createMetrics(registry)
   const states = new Map<string, RouteState>(config.routes.map((r) => [r.id, { weight: r.weight, mirror: r.mirror, readSample: r.readSample, version: 1 }]))
   const reply = (msg: ToPrimary): void => {

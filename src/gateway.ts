@@ -79,10 +79,16 @@ export function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<string
         app.server.closeAllConnections()
       }, config.shutdown.drainTimeoutMs)
       timer.unref()
+      // Node's server.close() closes the connections idle at that moment only; keep-alive
+      // connections whose request finishes during the drain would otherwise hold it open until
+      // the drain timeout.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50)
+      sweep.unref()
       try {
         await app.close()
       } finally {
         clearTimeout(timer)
+        clearInterval(sweep)
         await closeUpstreams(upstreams)
       }
     },

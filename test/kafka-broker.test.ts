@@ -35,7 +35,8 @@ describe('Kafka test broker', () => {
     }))
 
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
-    const consumer = kafka.consumer({ groupId })
+    // A short fetch long-poll: disconnect() waits for the in-flight fetch, 5 s with the default.
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 })
     const received: { key: string; value: string; seqHeader: string; partition: number }[] = []
     try {
       await producer.connect()

@@ -56,8 +56,7 @@ export async function startOrigin(name: string, handler?: OriginHandler, port = 
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()))
   const addr = server.address() as AddressInfo
-  origin.port = addr.port
-  ;(origin as { url: string }).url = `http://127.0.0.1:${addr.port}`
+  Object.assign(origin, { port: addr.port, url: `http://127.0.0.1:${addr.port}` })
   origin.close = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections()

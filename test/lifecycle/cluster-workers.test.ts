@@ -1,0 +1,65 @@
+import { get } from 'node:http'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { admin as adminCall, TOKEN, testConfig } from '../support/gateway.ts'
+import { runCli, until, writeConfig } from '../support/cli.ts'
+import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
+import type { Gateway } from '../../src/gateway.ts'
+
+let legacy: Origin
+let cloud: Origin
+
+beforeAll(async () => {
+  legacy = await startOrigin('legacy')
+  cloud = await startOrigin('cloud')
+})
+afterAll(async () => {
+  await Promise.all([legacy.close(), cloud.close()])
+})
+
+/** One request on a fresh connection, so the cluster spreads them over the workers. */
+function freshGet(url: string): Promise<{ status: number; backend: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, backend: String(res.headers['x-cutover-backend']) }))
+    }).on('error', reject)
+  })
+}
+
+describe('--workers 2', () => {
+  it('serves from several processes on one port and every admin change reaches every worker', async () => {
+    const port = await deadPort()
+    const adminPort = await deadPort()
+    const cfg = testConfig(legacy.url, cloud.url, {
+      listen: { host: '127.0.0.1', port },
+      admin: { host: '127.0.0.1', port: adminPort, token: TOKEN },
+      routes: [{ id: 'r', methods: ['GET'], path: '/r', weight: 0 }],
+    })
+    const run = runCli(['start', '--config', writeConfig(cfg), '--workers', '2'])
+    const gw = { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway
+    try {
+      await run.waitFor('admin API listening')
+      await until(async () => (await adminCall(gw, '/readyz').catch(() => ({ status: 0 }))).status === 200, 30_000, 'both workers to listen')
+      const pids = new Set([...run.output().matchAll(/"workerPid":(\d+)[^\n]*worker listening/g)].map((m) => m[1]))
+      expect(pids.size).toBe(2)
+
+      const before = await Promise.all(Array.from({ length: 40 }, () => freshGet(`http://127.0.0.1:${port}/r`)))
+      expect(new Set(before.map((r) => r.backend))).toEqual(new Set(['legacy']))
+
+      const patch = await adminCall(gw, '/routes/r', { method: 'PATCH', body: { weight: 100 } })
+      expect(patch.status).toBe(200)
+      const after = await Promise.all(Array.from({ length: 40 }, () => freshGet(`http://127.0.0.1:${port}/r`)))
+      expect(new Set(after.map((r) => r.backend))).toEqual(new Set(['cloud']))
+
+      // metrics and stats add up over both workers
+      const stats = (await adminCall(gw, '/routes/r')).json() as { stats: { requests: Record<string, number> } }
+      expect(stats.stats.requests).toEqual({ legacy: 40, cloud: 40 })
+      const metrics = await adminCall(gw, '/metrics')
+      expect(metrics.text).toContain('cutover_requests_total{route="r",backend="cloud",code="200"} 40')
+      expect(metrics.text).toContain('cutover_route_weight{route="r"} 100')
+    } finally {
+      run.child.kill('SIGTERM')
+    }
+    expect(await run.exited).toBe(0)
+  })
+})

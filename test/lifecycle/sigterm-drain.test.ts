@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { call, TOKEN, testConfig } from '../support/gateway.ts'
+import { runCli, until, writeConfig } from '../support/cli.ts'
+import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
+
+let slow: Origin
+let release: (() => void) | null = null
+let gate: Promise<void>
+
+beforeAll(async () => {
+  gate = new Promise<void>((r) => (release = r))
+  // holds every answer until the test releases it
+  slow = await startOrigin('slow', (_req, res) => {
+    void gate.then(() => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 4 })
+      res.end('done')
+    })
+  })
+})
+afterAll(async () => {
+  await slow.close()
+})
+
+describe('SIGTERM', () => {
+  it('turns /readyz false, completes in-flight requests, then exits 0', async () => {
+    const port = await deadPort()
+    const adminPort = await deadPort()
+    const cfg = testConfig(slow.url, slow.url, { listen: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: adminPort, token: TOKEN } })
+    const run = runCli(['start', '--config', writeConfig(cfg)])
+    await run.waitFor('cutover listening')
+    const base = `http://127.0.0.1:${port}`
+    const adminBase = `http://127.0.0.1:${adminPort}`
+
+    const inflight = Array.from({ length: 5 }, (_, i) => call(`${base}/work/${i}`))
+    await until(() => slow.requests.length === 5, 10_000, 'the origin to hold 5 requests')
+
+    run.child.kill('SIGTERM')
+    await run.waitFor('draining')
+    await until(async () => (await call(`${adminBase}/readyz`)).status === 503, 5_000, '/readyz to turn false')
+    expect((await call(`${adminBase}/readyz`)).json()).toEqual({ ready: false })
+    // new connections are no longer accepted while the old requests finish
+    await expect(call(`${base}/late`)).rejects.toThrow()
+
+    release?.()
+    const answers = await Promise.all(inflight)
+    expect(answers.map((a) => [a.status, a.text])).toEqual(Array.from({ length: 5 }, () => [200, 'done']))
+    expect(await run.exited).toBe(0)
+    expect(run.output()).toContain('stopped')
+  })
+})
