@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // a real single-node Kafka broker for the whole run (or CUTOVER_KAFKA_BROKERS when set)
+    globalSetup: ['test/support/kafka-global-setup.ts'],
     env: { KAFKAJS_NO_PARTITIONER_WARNING: '1' },
   },
 })

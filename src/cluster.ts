@@ -6,7 +6,9 @@ import { AuditLog } from './control/audit.ts'
 import { createAdminApi } from './control/admin-api.ts'
 import type { RouteState } from './control/route-state.ts'
 import { applyState, RouteStateStore } from './control/route-state-store.ts'
-import { adminOptionsBase, buildDataPlane, checkAdminExposure, urlOf } from './gateway.ts'
+import { adminOptionsBase, buildDataPlane, checkAdminExposure, urlOf, type DataPlaneHandle } from './gateway.ts'
+import { mergeDiffs } from './compare/diff-log.ts'
+import type { DiffEvent } from './publish/events.ts'
 import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './metrics/metrics.ts'
 
 /**
@@ -15,22 +17,25 @@ import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './m
  * the cluster IPC channel. A worker only starts listening once it has the primary's state, so no
  * request is ever routed on stale weights.
  */
+type Query = { what: 'stats' } | { what: 'diffs'; route: string | undefined; limit: number } | { what: 'noise' }
+
 type ToWorker =
   | { type: 'cutover:state'; routes: Record<string, RouteState> }
   | { type: 'cutover:route-state'; id: string; state: RouteState }
-  | { type: 'cutover:stats-req'; seq: number }
+  | { type: 'cutover:query'; seq: number; query: Query }
   | { type: 'cutover:drain' }
 
 type ToPrimary =
   | { type: 'cutover:hello' }
   | { type: 'cutover:listening'; url: string }
-  | { type: 'cutover:stats'; seq: number; stats: Record<string, RouteStats> }
+  | { type: 'cutover:answer'; seq: number; value: unknown }
 
 function isMessage<T extends { type: string }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && typeof (msg as { type?: unknown }).type === 'string' && (msg as { type: string }).type.startsWith('cutover:')
 }
 
-const STATS_TIMEOUT_MS = 1000
+const QUERY_TIMEOUT_MS = 1000
+const WORKER_INDEX_ENV = 'CUTOVER_WORKER_INDEX'
 
 export async function runPrimary(config: CutoverConfig, workers: number, log: Logger): Promise<void> {
   checkAdminExposure(config)
@@ -38,15 +43,21 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
   const store = await RouteStateStore.open(config, audit, log)
   const aggregator = new AggregatorRegistry()
   const listening = new Set<number>()
+  /** cluster worker id → stable index 0..N-1 (names the worker's spool folder; kept on respawn) */
+  const indexOf = new Map<number, number>()
   let draining = false
   let seq = 0
-  const pendingStats = new Map<number, { parts: Record<string, RouteStats>[]; expect: number; done: (v: Record<string, RouteStats>) => void }>()
+  const pending = new Map<number, { parts: unknown[]; expect: number; done: () => void }>()
 
   const send = (w: Worker, msg: ToWorker): void => {
     if (w.isConnected()) w.send(msg)
   }
   const each = (fn: (w: Worker) => void): void => {
     for (const w of Object.values(cluster.workers ?? {})) if (w !== undefined) fn(w)
+  }
+  const fork = (index: number): void => {
+    const w = cluster.fork({ [WORKER_INDEX_ENV]: String(index) })
+    indexOf.set(w.id, index)
   }
 
   store.onChange((id, state) => each((w) => send(w, { type: 'cutover:route-state', id, state })))
@@ -57,36 +68,42 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     else if (msg.type === 'cutover:listening') {
       listening.add(worker.id)
       log.info({ worker: worker.id, workerPid: worker.process.pid, url: msg.url }, 'worker listening')
-    } else if (msg.type === 'cutover:stats') {
-      const p = pendingStats.get(msg.seq)
+    } else if (msg.type === 'cutover:answer') {
+      const p = pending.get(msg.seq)
       if (p !== undefined) {
-        p.parts.push(msg.stats)
-        if (p.parts.length >= p.expect) p.done(mergeRouteStats(p.parts))
+        p.parts.push(msg.value)
+        if (p.parts.length >= p.expect) p.done()
       }
     }
   })
 
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id)
+    const index = indexOf.get(worker.id) ?? 0
+    indexOf.delete(worker.id)
     if (draining) return
     log.error({ worker: worker.id, code, signal }, 'worker died; starting a replacement')
-    cluster.fork()
+    fork(index)
   })
 
-  const stats = (): Promise<Record<string, RouteStats>> =>
+  /** Asks every listening worker; answers from those that reply within QUERY_TIMEOUT_MS. */
+  const ask = <T>(query: Query): Promise<T[]> =>
     new Promise((resolve) => {
       const id = ++seq
       const targets = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && listening.has(w.id))
-      const finish = (v: Record<string, RouteStats>): void => {
-        clearTimeout(timer)
-        pendingStats.delete(id)
-        resolve(v)
+      const entry = {
+        parts: [] as unknown[],
+        expect: targets.length,
+        done: () => {
+          clearTimeout(timer)
+          pending.delete(id)
+          resolve(entry.parts as T[])
+        },
       }
-      const entry = { parts: [] as Record<string, RouteStats>[], expect: targets.length, done: finish }
-      const timer = setTimeout(() => finish(mergeRouteStats(entry.parts)), STATS_TIMEOUT_MS)
-      pendingStats.set(id, entry)
-      if (targets.length === 0) finish({})
-      for (const w of targets) send(w, { type: 'cutover:stats-req', seq: id })
+      const timer = setTimeout(() => entry.done(), QUERY_TIMEOUT_MS)
+      pending.set(id, entry)
+      if (targets.length === 0) entry.done()
+      for (const w of targets) send(w, { type: 'cutover:query', seq: id, query })
     })
 
   const admin = createAdminApi({
@@ -96,11 +113,20 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     log,
     ready: () => !draining && listening.size === workers,
     metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
-    stats,
+    stats: async () => mergeRouteStats(await ask<Record<string, RouteStats>>({ what: 'stats' })),
+    diffs: async (route, limit) => mergeDiffs(await ask<DiffEvent[]>({ what: 'diffs', route, limit }), limit),
+    noise: async () => {
+      // each worker learns from its own samples: the union is what the gateway ignores somewhere
+      const out: Record<string, string[]> = {}
+      for (const part of await ask<Record<string, string[]>>({ what: 'noise' })) {
+        for (const [route, fields] of Object.entries(part)) out[route] = [...new Set([...(out[route] ?? []), ...fields])]
+      }
+      return out
+    },
   })
   await admin.listen({ host: config.admin.host, port: config.admin.port })
   log.info({ admin: urlOf(admin), workers }, 'admin API listening')
-  for (let i = 0; i < workers; i++) cluster.fork()
+  for (let i = 0; i < workers; i++) fork(i)
 
   const shutdown = async (signal: string): Promise<void> => {
     if (draining) return
@@ -131,6 +157,12 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
     process.send?.(msg)
   }
 
+  let ready: DataPlaneHandle | null = null
+  const answer = async (q: Query): Promise<unknown> => {
+    if (q.what === 'stats') return routeStats(metrics)
+    if (q.what === 'diffs') return ready?.diffs.recent(q.route, q.limit) ?? []
+    return ready?.mirror.noise() ?? {}
+  }
   const initial = new Promise<Record<string, RouteState>>((resolve) => {
     process.on('message', (msg: unknown) => {
       if (!isMessage<ToWorker>(msg)) return
@@ -146,8 +178,8 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
           }
           break
         }
-        case 'cutover:stats-req':
-          void routeStats(metrics).then((stats) => reply({ type: 'cutover:stats', seq: msg.seq, stats }))
+        case 'cutover:query':
+          void answer(msg.query).then((value) => reply({ type: 'cutover:answer', seq: msg.seq, value }))
           break
         case 'cutover:drain':
           void drain()
@@ -161,7 +193,8 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
     if (live !== undefined) applyState(live, state)
   }
 
-  const data = buildDataPlane(config, states, log, metrics)
+  const data = await buildDataPlane(config, states, log, metrics, Number(process.env[WORKER_INDEX_ENV] ?? 0))
+  ready = data
   let closing = false
   async function drain(): Promise<void> {
     if (closing) return

@@ -16,6 +16,10 @@ import { FALLBACK_ROUTE, Forwarder, NO_ROUTE } from './proxy/forwarder.ts'
 import { MetricsTable } from './proxy/route-metrics.ts'
 import { closeUpstreams, createUpstreams } from './proxy/upstreams.ts'
 import { RouteTable } from './routing/route-table.ts'
+import { DiffLog } from './compare/diff-log.ts'
+import { Mirror } from './mirror/mirror.ts'
+import { createPublisher, type Publisher } from './publish/publisher.ts'
+import { join } from 'node:path'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -31,6 +35,7 @@ export interface Gateway {
   readonly adminUrl: string
   readonly store: RouteStateStore
   readonly metrics: Metrics
+  readonly data: DataPlaneHandle
   /** SIGTERM behaviour: not ready, stop accepting, finish in-flight requests (bounded), close. */
   close(): Promise<void>
 }
@@ -50,25 +55,40 @@ export interface DataPlaneHandle {
   readonly app: FastifyInstance
   readonly metrics: Metrics
   readonly table: RouteTable
+  readonly mirror: Mirror
+  readonly diffs: DiffLog
+  readonly publisher: Publisher
   listen(): Promise<string>
   /** Stops accepting, waits for in-flight requests up to the drain timeout, then cuts the rest. */
   close(): Promise<void>
 }
 
-/** Builds everything a data-plane process needs around the given live route states. */
-export function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<string, RouteState>, log: Logger, metrics: Metrics): DataPlaneHandle {
+/** How long shutdown waits for mirrored calls still in flight before closing the publisher. */
+export const MIRROR_DRAIN_MS = 5000
+
+/**
+ * Builds everything a data-plane process needs around the given live route states. `worker`
+ * names this process's spool folder: every process appends to files of its own.
+ */
+export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<string, RouteState>, log: Logger, metrics: Metrics, worker = 0): Promise<DataPlaneHandle> {
+  const publisher = await createPublisher({ config, metrics, log, spoolDir: join(config.spool.dir, `w${worker}`) })
+  const diffs = new DiffLog()
+  const mirror = new Mirror(config, publisher, diffs, metrics, log)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config)
   const backends = [...upstreams.keys()]
   const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends)
   metricsTable.get(NO_ROUTE, NO_ROUTE)
   for (const route of table.routes) metrics.routeWeight.labels(route.id).set(route.state.weight)
-  const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log })
+  const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror })
   const app = createDataPlane({ forwarder, log })
   return {
     app,
     metrics,
     table,
+    mirror,
+    diffs,
+    publisher,
     async listen() {
       await app.listen({ host: config.listen.host, port: config.listen.port })
       return urlOf(app)
@@ -89,7 +109,10 @@ export function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<string
       } finally {
         clearTimeout(timer)
         clearInterval(sweep)
+        // mirrored calls finish (or time out) before their events are flushed
+        await Promise.race([mirror.idle(), new Promise((r) => setTimeout(r, MIRROR_DRAIN_MS).unref())])
         await closeUpstreams(upstreams)
+        await publisher.close()
       }
     },
   }
@@ -115,7 +138,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   const store = await RouteStateStore.open(config, audit, log, { persist: options.persistState ?? true })
   store.onChange((id, state) => metrics.routeWeight.labels(id).set(state.weight))
 
-  const data = buildDataPlane(config, store.states, log, metrics)
+  const data = await buildDataPlane(config, store.states, log, metrics)
   let ready = false
   const admin = createAdminApi({
     ...adminOptionsBase(config),
@@ -125,6 +148,8 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     ready: () => ready,
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     stats: () => routeStats(metrics),
+    diffs: async (route, limit) => data.diffs.recent(route, limit),
+    noise: async () => data.mirror.noise(),
   })
 
   await admin.listen({ host: config.admin.host, port: config.admin.port })
@@ -143,6 +168,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     adminUrl: urlOf(admin),
     store,
     metrics,
+    data,
     async close() {
       ready = false
       await data.close()

@@ -13,7 +13,9 @@ const MESSAGES = 100
 
 describe('Kafka test broker', () => {
   it('round-trips 100 messages from an idempotent producer to a consumer group', async () => {
-    const brokers = inject('kafkaBrokers').split(',')
+    const provided = inject('kafkaBrokers') as string | undefined
+    if (!provided) throw new Error("no 'kafkaBrokers' provided: add test/support/kafka-global-setup.ts to test.globalSetup in vitest.config.ts")
+    const brokers = provided.split(',')
     const kafka = new Kafka({ clientId: 'cutover-kafka-broker-test', brokers, logLevel: logLevel.WARN })
     // A fresh topic and group per run, so reruns against a long-lived cluster stay independent.
     const topic = `cutover-broker-test-${randomUUID()}`

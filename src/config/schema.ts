@@ -74,6 +74,8 @@ const routeSchema = z.strictObject({
   sticky: stickySchema.optional(),
   mirror: mirrorSchema.default(D.DEFAULT_MIRROR),
   readSample: readSampleSchema.default(D.DEFAULT_READ_SAMPLE),
+  /** Mirror a write even when the primary answered 5xx or failed (default: no). */
+  mirrorFailedWrites: z.boolean().default(false),
   rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
   cache: z
     .strictObject({
@@ -139,14 +141,27 @@ export const configSchema = z
           .default({ ...D.DEFAULT_TOPICS }),
       })
       .optional(),
-    spool: z.strictObject({ dir: z.string().default(D.DEFAULT_SPOOL_DIR) }).default({ dir: D.DEFAULT_SPOOL_DIR }),
+    spool: z
+      .strictObject({
+        dir: z.string().default(D.DEFAULT_SPOOL_DIR),
+        maxBytes: z.int().min(1024, 'must be at least 1024 bytes').default(D.DEFAULT_SPOOL_MAX_BYTES),
+        queueSize: z.int().min(1).default(D.DEFAULT_QUEUE_SIZE),
+      })
+      .default({ dir: D.DEFAULT_SPOOL_DIR, maxBytes: D.DEFAULT_SPOOL_MAX_BYTES, queueSize: D.DEFAULT_QUEUE_SIZE }),
     state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
     limits: z
       .strictObject({
         bodyBytes: z.int().min(0).default(D.DEFAULT_BODY_BYTES),
         mirrorBodyBytes: z.int().min(0).default(D.DEFAULT_MIRROR_BODY_BYTES),
+        compareBodyBytes: z.int().min(0).default(D.DEFAULT_COMPARE_BODY_BYTES),
+        mirrorInFlight: z.int().min(1).default(D.DEFAULT_MIRROR_IN_FLIGHT),
       })
-      .default({ bodyBytes: D.DEFAULT_BODY_BYTES, mirrorBodyBytes: D.DEFAULT_MIRROR_BODY_BYTES }),
+      .default({
+        bodyBytes: D.DEFAULT_BODY_BYTES,
+        mirrorBodyBytes: D.DEFAULT_MIRROR_BODY_BYTES,
+        compareBodyBytes: D.DEFAULT_COMPARE_BODY_BYTES,
+        mirrorInFlight: D.DEFAULT_MIRROR_IN_FLIGHT,
+      }),
     shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(D.DEFAULT_DRAIN_TIMEOUT_MS) }).default({ drainTimeoutMs: D.DEFAULT_DRAIN_TIMEOUT_MS }),
   })
   .superRefine((cfg, ctx) => {

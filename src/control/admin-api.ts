@@ -5,6 +5,7 @@ import { mirrorSchema, readSampleSchema, weightSchema } from '../config/schema.t
 import { formatIssues } from '../config/validate.ts'
 import { CutoverError, errorBody, ERRORS, type ErrorCode } from '../errors.ts'
 import type { RouteStats } from '../metrics/metrics.ts'
+import type { DiffEvent } from '../publish/events.ts'
 import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
 import type { RouteStateStore } from './route-state-store.ts'
@@ -31,6 +32,10 @@ export interface AdminApiOptions {
   readonly metrics: () => Promise<{ contentType: string; body: string }>
   readonly stats: () => Promise<Record<string, RouteStats>>
   readonly breakers?: () => Record<string, string>
+  /** Recent diff events, newest first. */
+  readonly diffs: (route: string | undefined, limit: number) => Promise<DiffEvent[]>
+  /** Learned noise fields per route. */
+  readonly noise: () => Promise<Record<string, string[]>>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -70,7 +75,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
 
   const who = (authorization: string | undefined, ip: string): string => (auth !== null && authorization !== undefined ? `token:admin@${ip}` : `anonymous@${ip}`)
 
-  async function describe(id: string, stats: Record<string, RouteStats>) {
+  async function describe(id: string, stats: Record<string, RouteStats>, noise: Record<string, string[]>) {
     const info = routeInfo.get(id)
     const state = opts.store.get(id)
     if (info === undefined || state === undefined) return undefined
@@ -84,6 +89,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       version: state.version,
       breakers: opts.breakers?.() ?? {},
       stats: stats[id] ?? { requests: {}, errors: 0 },
+      noise: noise[id] ?? [],
     }
   }
 
@@ -98,12 +104,12 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   })
 
   app.get('/routes', async () => {
-    const stats = await opts.stats()
-    return Promise.all(opts.routes.map((r) => describe(r.id, stats)))
+    const [stats, noise] = await Promise.all([opts.stats(), opts.noise()])
+    return Promise.all(opts.routes.map((r) => describe(r.id, stats, noise)))
   })
 
   app.get<{ Params: { id: string } }>('/routes/:id', async (request, reply) => {
-    const route = await describe(request.params.id, await opts.stats())
+    const route = await describe(request.params.id, await opts.stats(), await opts.noise())
     if (route === undefined) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${request.params.id}'`)
     return reply.header('etag', `"${route.version}"`).send(route)
   })
@@ -119,14 +125,22 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
     }
     const after = await opts.store.update(id, parsed.data, { who: who(request.headers.authorization, request.ip), action: 'patch', ...(ifMatch === undefined ? {} : { ifMatch }) })
-    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats()))
+    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats(), await opts.noise()))
   })
 
   app.post<{ Params: { id: string } }>('/routes/:id/rollback', async (request, reply) => {
     const { id } = request.params
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
     const after = await opts.store.update(id, { weight: 0 }, { who: who(request.headers.authorization, request.ip), action: 'rollback' })
-    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats()))
+    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats(), await opts.noise()))
+  })
+
+  app.get<{ Querystring: { route?: string; limit?: string } }>('/diffs', async (request, reply) => {
+    const { route } = request.query
+    const limit = request.query.limit === undefined ? 100 : Number(request.query.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'limit must be an integer from 1 to 1000', ['limit: must be an integer from 1 to 1000'])
+    if (route !== undefined && !routeInfo.has(route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${route}'`)
+    return opts.diffs(route, limit)
   })
 
   app.get<{ Querystring: { limit?: string } }>('/audit', async (request) => opts.audit.recent(Math.min(1000, Number(request.query.limit ?? 100) || 100)))

@@ -8,12 +8,22 @@ export interface Metrics {
   readonly requests: Counter<'route' | 'backend' | 'code'>
   readonly duration: Histogram<'route' | 'backend'>
   readonly routeWeight: Gauge<'route'>
+  readonly mirror: Counter<'route' | 'outcome'>
+  readonly publish: Counter<'topic' | 'outcome'>
+  readonly publishBacklog: Gauge
+  readonly noiseFields: Gauge<'route'>
+  /** Where cutover_publish_backlog reads its value at scrape time. */
+  setBacklogSource(fn: () => number): void
 }
 
 /** Metric definitions, registered on the injected registry. Names are part of the public surface. */
 export function createMetrics(registry: Registry, options: { processMetrics?: boolean } = {}): Metrics {
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
+  let backlog: () => number = () => 0
   return {
+    setBacklogSource(fn) {
+      backlog = fn
+    },
     registry,
     requests: new Counter({
       name: 'cutover_requests_total',
@@ -34,6 +44,33 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       labelNames: ['route'],
       registers: [registry],
       // cluster mode: every worker holds the same weight, so report it once rather than summed
+      aggregator: 'max',
+    }),
+    mirror: new Counter({
+      name: 'cutover_mirror_total',
+      help: 'Mirrored exchanges by outcome: match, mismatch, error, timeout, skipped',
+      labelNames: ['route', 'outcome'],
+      registers: [registry],
+    }),
+    publish: new Counter({
+      name: 'cutover_publish_total',
+      help: 'Events handed to the publisher by topic and outcome: sent (to Kafka), spooled (to disk), dropped (spool full)',
+      labelNames: ['topic', 'outcome'],
+      registers: [registry],
+    }),
+    publishBacklog: new Gauge({
+      name: 'cutover_publish_backlog',
+      help: 'Events waiting to be published: in the memory queue plus in the spool',
+      registers: [registry],
+      collect() {
+        this.set(backlog())
+      },
+    }),
+    noiseFields: new Gauge({
+      name: 'cutover_noise_fields',
+      help: 'Fields learned as noise (differ between two calls to the same backend) per route',
+      labelNames: ['route'],
+      registers: [registry],
       aggregator: 'max',
     }),
   }

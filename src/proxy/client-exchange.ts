@@ -7,6 +7,18 @@ import { stripResponseHeaders } from './headers.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { classifyUpstreamError } from './upstream-error.ts'
 import type { RouteMetrics } from './route-metrics.ts'
+import type { BodyCollector } from '../compare/captured-response.ts'
+import type { BodyCapture } from '../mirror/body-capture.ts'
+import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
+
+/** What a mirrored exchange carries besides the client answer. */
+export interface MirrorTap {
+  readonly mirror: Mirror
+  readonly job: MirrorJob
+  /** the request body's copy, when it had one */
+  readonly capture: BodyCapture | null
+  readonly collector: BodyCollector
+}
 
 /**
  * Streams one primary answer to the client: an undici dispatch handler writing straight into the
@@ -25,6 +37,8 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #timer: NodeJS.Timeout | null = null
   #done = false
   #status = 0
+  #tap: MirrorTap | null = null
+  #headers: IncomingHttpHeaders | null = null
 
   constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
     this.#res = res
@@ -36,6 +50,11 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#log = log
     this.#timer = setTimeout(this.#onDeadline, deadlineMs)
     res.once('close', this.#onClientClose)
+  }
+
+  /** Makes this exchange feed the mirror: the primary's answer is captured (bounded) as it streams. */
+  tap(tap: MirrorTap): void {
+    this.#tap = tap
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -51,12 +70,14 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     stripResponseHeaders(headers)
     headers['x-request-id'] = this.#requestId
     headers['x-cutover-backend'] = this.#backend
+    if (this.#tap !== null) this.#headers = { ...headers }
     this.#res.writeHead(statusCode, headers)
     if (this.#res.writableNeedDrain) controller.pause()
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#done) return
+    this.#tap?.collector.push(chunk)
     if (!this.#res.write(chunk)) {
       controller.pause()
       this.#res.once('drain', () => controller.resume())
@@ -65,8 +86,28 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.#done) return
-    this.#finish(this.#status)
+    const latencyMs = this.#finish(this.#status)
     this.#res.end()
+    const tap = this.#tap
+    if (tap !== null) {
+      tap.job.body = tap.capture === null ? tap.job.body : tap.capture.overflow ? 'overflow' : tap.capture.body
+      const { collector } = tap
+      tap.mirror.primaryAnswered(tap.job, {
+        status: this.#status,
+        headers: this.#headers ?? {},
+        body: collector.body,
+        length: collector.length,
+        truncated: collector.truncated,
+        latencyMs,
+      })
+    }
+  }
+
+  #primaryFailed(): void {
+    const tap = this.#tap
+    if (tap === null) return
+    tap.job.body = tap.capture === null ? tap.job.body : tap.capture.overflow ? 'overflow' : tap.capture.body
+    tap.mirror.primaryFailed(tap.job)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -76,12 +117,16 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#finish(status)
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
     sendGatewayError(this.#res, code, this.#requestId, this.#backend, code === 'CUTOVER_BODY_TOO_LARGE')
+    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed()
   }
 
-  #finish(status: number): void {
+  /** Records the outcome once; returns the exchange's latency in ms. */
+  #finish(status: number): number {
     this.#done = true
     this.#clearTimer()
-    this.#metrics.record(status, (performance.now() - this.#start) / 1000)
+    const ms = performance.now() - this.#start
+    this.#metrics.record(status, ms / 1000)
+    return ms
   }
 
   #clearTimer(): void {
@@ -98,6 +143,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#controller?.abort(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
     this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream deadline passed')
     sendGatewayError(this.#res, 'CUTOVER_UPSTREAM_TIMEOUT', this.#requestId, this.#backend)
+    this.#primaryFailed()
   }
 
   readonly #onClientClose = (): void => {
@@ -105,5 +151,6 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     // the client went away before the answer was complete: stop the upstream work too
     this.#finish(499)
     this.#controller?.abort(new Error('client closed the connection'))
+    this.#primaryFailed()
   }
 }

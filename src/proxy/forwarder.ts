@@ -6,6 +6,9 @@ import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
 import { normalisePath } from '../routing/normalise-path.ts'
 import { chooseCloud, stickyKey, upstreamPath, type RouteTable } from '../routing/route-table.ts'
+import { BodyCollector } from '../compare/captured-response.ts'
+import { BodyCapture } from '../mirror/body-capture.ts'
+import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import { BodyLimit } from './body-limit.ts'
 import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
@@ -27,6 +30,8 @@ export interface ForwarderOptions {
   readonly upstreams: ReadonlyMap<string, Upstream>
   readonly metrics: MetricsTable
   readonly log: Logger
+  /** null: no mirroring in this process (tests of the bare data plane) */
+  readonly mirror: Mirror | null
 }
 
 /**
@@ -41,7 +46,10 @@ export class Forwarder {
   readonly #fallback: Upstream | null
   readonly #metrics: MetricsTable
   readonly #bodyLimit: number
+  readonly #mirrorBodyLimit: number
+  readonly #compareBodyLimit: number
   readonly #log: Logger
+  readonly #mirror: Mirror | null
 
   constructor(opts: ForwarderOptions) {
     this.#table = opts.table
@@ -51,7 +59,10 @@ export class Forwarder {
     this.#fallback = fb === 404 ? null : mustGet(opts.upstreams, fb)
     this.#metrics = opts.metrics
     this.#bodyLimit = opts.config.limits.bodyBytes
+    this.#mirrorBodyLimit = opts.config.limits.mirrorBodyBytes
+    this.#compareBodyLimit = opts.config.limits.compareBodyBytes
     this.#log = opts.log
+    this.#mirror = opts.mirror
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -76,12 +87,36 @@ export class Forwarder {
     let upstream: Upstream
     let routeId: string
     let target: string
+    let job: MirrorJob | null = null
     const found = this.#table.match(method, path, req.headers)
     if (found !== null) {
       const { route, match } = found
-      upstream = chooseCloud(route, stickyKey(route.sticky, { headers: req.headers, remoteAddress: req.socket.remoteAddress })) ? this.#cloud : this.#legacy
+      const cloud = chooseCloud(route, stickyKey(route.sticky, { headers: req.headers, remoteAddress: req.socket.remoteAddress }))
+      upstream = cloud ? this.#cloud : this.#legacy
       routeId = route.id
       target = upstreamPath(route, match, upstream.name, path)
+      const state = route.state
+      if (this.#mirror !== null && state.mirror !== 'off') {
+        const isWrite = !SAFE_METHODS.has(method)
+        if (isWrite || (state.mirror === 'all' && (state.readSample >= 1 || Math.random() < state.readSample))) {
+          const secondary = cloud ? this.#legacy : this.#cloud
+          job = {
+            routeId,
+            method,
+            clientPath: path + query,
+            requestId,
+            idempotencyKey: undefined,
+            isWrite,
+            primary: upstream,
+            secondary,
+            primaryPath: upstream.basePath + target + query,
+            secondaryPath: secondary.basePath + upstreamPath(route, match, secondary.name, path) + query,
+            headers,
+            body: null,
+            learn: !isWrite && this.#mirror.wantsNoiseSample(routeId),
+          }
+        }
+      }
     } else if (this.#fallback !== null) {
       upstream = this.#fallback
       routeId = FALLBACK_ROUTE
@@ -112,11 +147,25 @@ export class Forwarder {
     const idempotencyKey = facts.idempotencyKey ?? (SAFE_METHODS.has(method) ? undefined : randomUUID())
     if (idempotencyKey !== undefined) headers.push('idempotency-key', idempotencyKey)
 
+    const hasBody = facts.chunked || facts.contentLength > 0
     let body: Readable | null = null
-    if (facts.chunked) body = req.pipe(new BodyLimit(this.#bodyLimit))
+    let capture: BodyCapture | null = null
+    if (job !== null && hasBody) {
+      if (facts.contentLength > this.#mirrorBodyLimit) {
+        job.body = 'overflow'
+        body = facts.chunked ? req.pipe(new BodyLimit(this.#bodyLimit)) : req
+      } else {
+        capture = new BodyCapture(this.#mirrorBodyLimit, this.#bodyLimit)
+        body = req.pipe(capture)
+      }
+    } else if (facts.chunked) body = req.pipe(new BodyLimit(this.#bodyLimit))
     else if (facts.contentLength > 0) body = req
 
     const exchange = new ClientExchange(res, upstream.name, routeId, requestId, routeMetrics, start, upstream.timeoutMs, this.#log)
+    if (job !== null && this.#mirror !== null) {
+      job.idempotencyKey = idempotencyKey
+      exchange.tap({ mirror: this.#mirror, job, capture, collector: new BodyCollector(this.#compareBodyLimit) })
+    }
     upstream.pool.dispatch({ method, path: upstream.basePath + target + query, headers, body }, exchange)
   }
 }

@@ -21,6 +21,7 @@ export function testConfig(legacyUrl: string, cloudUrl: string, extra: Partial<C
     backends: { legacy: { url: legacyUrl, timeoutMs: 2000 }, cloud: { url: cloudUrl, timeoutMs: 2000 } },
     routes: [],
     state: { file: join(tempDir(), 'state.json') },
+    spool: { dir: join(tempDir(), 'spool') },
     ...extra,
   }
 }
