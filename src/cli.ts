@@ -7,6 +7,7 @@ import { CutoverError } from './errors.ts'
 import { startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
+import { replay } from './publish/replay.ts'
 
 function workerCount(value: string): number {
   const n = Number(value)
@@ -69,6 +70,30 @@ program
     try {
       const config = await loadConfig(opts.config)
       process.stdout.write(`${opts.config}: ok (${Object.keys(config.backends).length} backends, ${config.routes.length} routes)\n`)
+    } catch (err) {
+      fail(err)
+    }
+  })
+
+function header(value: string, previous: Record<string, string>): Record<string, string> {
+  const colon = value.indexOf(':')
+  if (colon <= 0) throw new InvalidArgumentError("must be 'name: value'")
+  return { ...previous, [value.slice(0, colon).trim().toLowerCase()]: value.slice(colon + 1).trim() }
+}
+
+program
+  .command('replay')
+  .description('resend mirrored writes that failed (from the replay topic) with their original Idempotency-Key')
+  .option('-c, --config <file>', 'config file (.ts, .js, .mjs, .json)', DEFAULT_CONFIG_FILE)
+  .option('-r, --route <id>', 'only this route')
+  .option('-n, --dry-run', 'list what would be sent; send nothing, commit nothing', false)
+  .option('-H, --header <header>', "extra header for every resend, 'name: value' (repeatable; events never carry credentials)", header, {})
+  .action(async (opts: { config: string; route?: string; dryRun: boolean; header: Record<string, string> }) => {
+    try {
+      const config = await loadConfig(opts.config)
+      if (opts.route !== undefined && !config.routes.some((r) => r.id === opts.route)) throw new CutoverError('CUTOVER_ROUTE_NOT_FOUND', `unknown route '${opts.route}'`)
+      const summary = await replay({ config, dryRun: opts.dryRun, headers: opts.header, print: (line) => process.stdout.write(line + '\n'), ...(opts.route === undefined ? {} : { route: opts.route }) })
+      process.exit(summary.failed > 0 ? 1 : 0)
     } catch (err) {
       fail(err)
     }

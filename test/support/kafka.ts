@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto'
+import { Kafka, logLevel, type Consumer } from 'kafkajs'
+import { inject } from 'vitest'
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1'
+
+export function brokers(): string[] {
+  const provided = inject('kafkaBrokers')
+  if (!provided) throw new Error("no 'kafkaBrokers' provided by the global setup")
+  return provided.split(',')
+}
+
+/** Fresh topic names per test file, so reruns against a long-lived cluster stay independent. */
+export function topicsFor(prefix: string): { diffs: string; replay: string; control: string; audit: string } {
+  const id = randomUUID().slice(0, 8)
+  return { diffs: `${prefix}-${id}.diffs`, replay: `${prefix}-${id}.replay`, control: `${prefix}-${id}.control`, audit: `${prefix}-${id}.audit` }
+}
+
+export interface Collected<T> {
+  readonly messages: { key: string; value: T }[]
+  stop(): Promise<void>
+}
+
+/** Reads a topic from the beginning into an array, until stop(). */
+export async function collect<T = unknown>(topic: string, brokerList: string[] = brokers()): Promise<Collected<T>> {
+  const kafka = new Kafka({ clientId: 'cutover-test-reader', brokers: brokerList, logLevel: logLevel.NOTHING })
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true })
+  } finally {
+    await admin.disconnect()
+  }
+  const consumer: Consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, maxWaitTimeInMs: 100 })
+  const messages: { key: string; value: T }[] = []
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      messages.push({ key: message.key?.toString() ?? '', value: JSON.parse(message.value?.toString() ?? 'null') as T })
+    },
+  })
+  return { messages, stop: () => consumer.disconnect() }
+}
