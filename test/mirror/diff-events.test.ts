@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import type { DiffEvent } from '../../src/publish/events.ts'
@@ -20,7 +21,7 @@ function json(body: unknown, extra: Record<string, string> = {}) {
 beforeAll(async () => {
   // Both sides agree except: cloud's total is off by one for order 42, every answer carries
   // a fresh timestamp (noise), and an `etag` that differs.
-  const answer = (side: 'legacy' | 'cloud') => (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+  const answer = (side: 'legacy' | 'cloud') => (req: IncomingMessage, res: ServerResponse) => {
     const id = (req.url ?? '').split('/').pop()?.split('?')[0] ?? ''
     const total = side === 'cloud' && id === '42' ? 11 : 10
     const { text, headers } = json(
