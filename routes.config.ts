@@ -35,6 +35,7 @@ export default defineConfig({
       weight: 0,
       mirror: 'writes',
       propagate: [{ from: 'body.id', to: 'header.x-cutover-entity-id' }],
+      compare: { ignore: ['body.updatedAt'] },
       guard: { maxErrorRate: 0.02, maxMismatchRate: 0.01, windowMs: 60000, minRequests: 50 },
     },
   ],

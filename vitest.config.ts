@@ -9,5 +9,6 @@ export default defineConfig({
     // a real single-node Kafka broker for the whole run (or CUTOVER_KAFKA_BROKERS when set)
     globalSetup: ['test/support/kafka-global-setup.ts'],
     env: { KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 })

@@ -33,6 +33,11 @@ Try:
   curl -s -X PATCH ${gateway.adminUrl}/routes/orders-read ${auth} -H 'content-type: application/json' -d '{"weight":100}'
   curl -i ${gateway.dataUrl}/api/orders/1 -H 'x-user-id: alice'      # now from cloud
   curl -s -X POST ${gateway.adminUrl}/routes/orders-read/rollback ${auth}
+  curl -s -X POST ${gateway.dataUrl}/api/orders -H 'content-type: application/json' -d '{"item":"pen","total":5}'
+  curl -s '${gateway.adminUrl}/diffs?limit=5' ${auth}   # what cloud answered differently
+
+Writes are mirrored to cloud and reads sampled (10 %); without Kafka the diff events are
+also appended to ${config.spool.dir}/w0/ (newline-delimited JSON).
   curl -s ${gateway.adminUrl}/metrics ${auth} | grep cutover_
 
 Ctrl-C stops everything.
