@@ -6,7 +6,7 @@ import { AuditLog } from './control/audit.ts'
 import { createAdminApi } from './control/admin-api.ts'
 import type { RouteState } from './control/route-state.ts'
 import { applyState, RouteStateStore } from './control/route-state-store.ts'
-import { adminOptionsBase, buildDataPlane, checkAdminExposure, urlOf, type DataPlaneHandle } from './gateway.ts'
+import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, urlOf, type DataPlaneHandle } from './gateway.ts'
 import { mergeDiffs } from './compare/diff-log.ts'
 import type { DiffEvent } from './publish/events.ts'
 import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './metrics/metrics.ts'
@@ -17,7 +17,7 @@ import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './m
  * the cluster IPC channel. A worker only starts listening once it has the primary's state, so no
  * request is ever routed on stale weights.
  */
-type Query = { what: 'stats' } | { what: 'diffs'; route: string | undefined; limit: number } | { what: 'noise' }
+type Query = { what: 'stats' } | { what: 'diffs'; route: string | undefined; limit: number } | { what: 'noise' } | { what: 'breakers' }
 
 type ToWorker =
   | { type: 'cutover:state'; routes: Record<string, RouteState> }
@@ -115,6 +115,15 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
     stats: async () => mergeRouteStats(await ask<Record<string, RouteStats>>({ what: 'stats' })),
     diffs: async (route, limit) => mergeDiffs(await ask<DiffEvent[]>({ what: 'diffs', route, limit }), limit),
+    breakers: async () => {
+      // a backend is as open as the most open view any worker has of it
+      const rank: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 }
+      const out: Record<string, string> = {}
+      for (const part of await ask<Record<string, string>>({ what: 'breakers' })) {
+        for (const [b, st] of Object.entries(part)) if ((rank[st] ?? 0) >= (rank[out[b] ?? 'closed'] ?? 0)) out[b] = st
+      }
+      return out
+    },
     noise: async () => {
       // each worker learns from its own samples: the union is what the gateway ignores somewhere
       const out: Record<string, string[]> = {}
@@ -161,6 +170,7 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
   const answer = async (q: Query): Promise<unknown> => {
     if (q.what === 'stats') return routeStats(metrics)
     if (q.what === 'diffs') return ready?.diffs.recent(q.route, q.limit) ?? []
+    if (q.what === 'breakers') return ready === null ? {} : breakerStates(ready.breakers)
     return ready?.mirror.noise() ?? {}
   }
   const initial = new Promise<Record<string, RouteState>>((resolve) => {

@@ -19,6 +19,7 @@ import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
 import { createPublisher, type Publisher } from './publish/publisher.ts'
+import { createBreakers, type BackendBreaker, type BreakerState } from './resilience/breaker.ts'
 import { join } from 'node:path'
 
 export interface GatewayOptions {
@@ -58,6 +59,7 @@ export interface DataPlaneHandle {
   readonly mirror: Mirror
   readonly diffs: DiffLog
   readonly publisher: Publisher
+  readonly breakers: ReadonlyMap<string, BackendBreaker>
   listen(): Promise<string>
   /** Stops accepting, waits for in-flight requests up to the drain timeout, then cuts the rest. */
   close(): Promise<void>
@@ -73,14 +75,15 @@ export const MIRROR_DRAIN_MS = 5000
 export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<string, RouteState>, log: Logger, metrics: Metrics, worker = 0): Promise<DataPlaneHandle> {
   const publisher = await createPublisher({ config, metrics, log, spoolDir: join(config.spool.dir, `w${worker}`) })
   const diffs = new DiffLog()
-  const mirror = new Mirror(config, publisher, diffs, metrics, log)
+  const breakers = createBreakers(config.backends, metrics.breakerState, log)
+  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config)
   const backends = [...upstreams.keys()]
   const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends)
   metricsTable.get(NO_ROUTE, NO_ROUTE)
   for (const route of table.routes) metrics.routeWeight.labels(route.id).set(route.state.weight)
-  const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror })
+  const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers })
   const app = createDataPlane({ forwarder, log })
   return {
     app,
@@ -89,6 +92,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     mirror,
     diffs,
     publisher,
+    breakers,
     async listen() {
       await app.listen({ host: config.listen.host, port: config.listen.port })
       return urlOf(app)
@@ -113,9 +117,16 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         await Promise.race([mirror.idle(), new Promise((r) => setTimeout(r, MIRROR_DRAIN_MS).unref())])
         await closeUpstreams(upstreams)
         await publisher.close()
+        for (const b of breakers.values()) b.shutdown()
       }
     },
   }
+}
+
+export function breakerStates(breakers: ReadonlyMap<string, BackendBreaker>): Record<string, BreakerState> {
+  const out: Record<string, BreakerState> = {}
+  for (const [name, b] of breakers) out[name] = b.state
+  return out
 }
 
 export function urlOf(app: FastifyInstance): string {
@@ -150,6 +161,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     stats: () => routeStats(metrics),
     diffs: async (route, limit) => data.diffs.recent(route, limit),
     noise: async () => data.mirror.noise(),
+    breakers: async () => breakerStates(data.breakers),
   })
 
   await admin.listen({ host: config.admin.host, port: config.admin.port })

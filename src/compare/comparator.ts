@@ -69,14 +69,18 @@ export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts:
     const pa = parse(a)
     const pb = parse(b)
     if (pa.ok && pb.ok) {
-      jsonDiff(pa.value, pb.value, ['body'], { ignore, ignoreArrayOrder: opts.ignoreArrayOrder, limit: MAX_DIFFERENCES }, out)
+      jsonDiff(pa.value, pb.value, ['body'], { ignore, ignoreArrayOrder: opts.ignoreArrayOrder, limit: MAX_DIFFERENCES + 1 }, out)
     } else {
       const da = digest(a)
       const db = digest(b)
       if (da.length !== db.length || da.sha256 !== db.sha256) out.push({ path: ['body'], a: da, b: db })
     }
   }
-  if (out.length >= MAX_DIFFERENCES) truncated = true
+  // one past the cap was collected only to know that the list really was cut
+  if (out.length > MAX_DIFFERENCES) {
+    out.length = MAX_DIFFERENCES
+    truncated = true
+  }
   return { differences: out, truncated }
 }
 

@@ -88,15 +88,28 @@ function sameMultiset(a: Json[], b: Json[], path: Segment[], opts: JsonDiffOptio
   return true
 }
 
-/** JSON with sorted keys and ignored fields left out, so equal-but-reordered values match. */
+/**
+ * JSON with sorted keys, ignored fields left out and (this is only used when order does not
+ * matter) every nested array sorted too, so equal-but-reordered values match.
+ */
 function canonical(v: Json | undefined, path: Segment[], opts: JsonDiffOptions): string {
-  if (ignored(path, opts)) return '~'
-  if (Array.isArray(v)) return `[${v.map((x, i) => canonical(x, [...path, i], opts)).join(',')}]`
+  if (Array.isArray(v)) {
+    const parts: string[] = []
+    for (let i = 0; i < v.length; i++) {
+      path.push(i)
+      if (!ignored(path, opts)) parts.push(canonical(v[i], path, opts))
+      path.pop()
+    }
+    return `[${parts.sort().join(',')}]`
+  }
   if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(v[k], [...path, k], opts)}`)
-      .join(',')}}`
+    const parts: string[] = []
+    for (const k of Object.keys(v).sort()) {
+      path.push(k)
+      if (!ignored(path, opts)) parts.push(`${JSON.stringify(k)}:${canonical(v[k], path, opts)}`)
+      path.pop()
+    }
+    return `{${parts.join(',')}}`
   }
   return JSON.stringify(v) ?? 'undefined'
 }

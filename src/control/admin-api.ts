@@ -31,7 +31,8 @@ export interface AdminApiOptions {
   readonly ready: () => boolean
   readonly metrics: () => Promise<{ contentType: string; body: string }>
   readonly stats: () => Promise<Record<string, RouteStats>>
-  readonly breakers?: () => Record<string, string>
+  /** Circuit breaker state per backend (backends with a breaker configured). */
+  readonly breakers: () => Promise<Record<string, string>>
   /** Recent diff events, newest first. */
   readonly diffs: (route: string | undefined, limit: number) => Promise<DiffEvent[]>
   /** Learned noise fields per route. */
@@ -75,7 +76,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
 
   const who = (authorization: string | undefined, ip: string): string => (auth !== null && authorization !== undefined ? `token:admin@${ip}` : `anonymous@${ip}`)
 
-  async function describe(id: string, stats: Record<string, RouteStats>, noise: Record<string, string[]>) {
+  async function describe(id: string, stats: Record<string, RouteStats>, noise: Record<string, string[]>, breakers: Record<string, string>) {
     const info = routeInfo.get(id)
     const state = opts.store.get(id)
     if (info === undefined || state === undefined) return undefined
@@ -87,7 +88,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       mirror: state.mirror,
       readSample: state.readSample,
       version: state.version,
-      breakers: opts.breakers?.() ?? {},
+      breakers,
       stats: stats[id] ?? { requests: {}, errors: 0 },
       noise: noise[id] ?? [],
     }
@@ -104,12 +105,12 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   })
 
   app.get('/routes', async () => {
-    const [stats, noise] = await Promise.all([opts.stats(), opts.noise()])
-    return Promise.all(opts.routes.map((r) => describe(r.id, stats, noise)))
+    const [stats, noise, breakers] = await Promise.all([opts.stats(), opts.noise(), opts.breakers()])
+    return Promise.all(opts.routes.map((r) => describe(r.id, stats, noise, breakers)))
   })
 
   app.get<{ Params: { id: string } }>('/routes/:id', async (request, reply) => {
-    const route = await describe(request.params.id, await opts.stats(), await opts.noise())
+    const route = await describe(request.params.id, await opts.stats(), await opts.noise(), await opts.breakers())
     if (route === undefined) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${request.params.id}'`)
     return reply.header('etag', `"${route.version}"`).send(route)
   })
@@ -125,14 +126,14 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
     }
     const after = await opts.store.update(id, parsed.data, { who: who(request.headers.authorization, request.ip), action: 'patch', ...(ifMatch === undefined ? {} : { ifMatch }) })
-    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats(), await opts.noise()))
+    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats(), await opts.noise(), await opts.breakers()))
   })
 
   app.post<{ Params: { id: string } }>('/routes/:id/rollback', async (request, reply) => {
     const { id } = request.params
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
     const after = await opts.store.update(id, { weight: 0 }, { who: who(request.headers.authorization, request.ip), action: 'rollback' })
-    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats(), await opts.noise()))
+    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats(), await opts.noise(), await opts.breakers()))
   })
 
   app.get<{ Querystring: { route?: string; limit?: string } }>('/diffs', async (request, reply) => {

@@ -12,6 +12,9 @@ export interface Metrics {
   readonly publish: Counter<'topic' | 'outcome'>
   readonly publishBacklog: Gauge
   readonly noiseFields: Gauge<'route'>
+  readonly breakerState: Gauge<'backend'>
+  readonly cache: Counter<'route' | 'result'>
+  readonly guardTrips: Counter<'route'>
   /** Where cutover_publish_backlog reads its value at scrape time. */
   setBacklogSource(fn: () => number): void
 }
@@ -65,6 +68,26 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       collect() {
         this.set(backlog())
       },
+    }),
+    breakerState: new Gauge({
+      name: 'cutover_breaker_state',
+      help: 'Circuit breaker state per backend: 0 closed, 1 half-open, 2 open',
+      labelNames: ['backend'],
+      registers: [registry],
+      // cluster mode: the worst state any worker sees
+      aggregator: 'max',
+    }),
+    cache: new Counter({
+      name: 'cutover_cache_total',
+      help: 'Read cache lookups by route and result: hit, miss, stale, bypass',
+      labelNames: ['route', 'result'],
+      registers: [registry],
+    }),
+    guardTrips: new Counter({
+      name: 'cutover_guard_trips_total',
+      help: 'Times a route guard set the weight back because cloud breached an SLO',
+      labelNames: ['route'],
+      registers: [registry],
     }),
     noiseFields: new Gauge({
       name: 'cutover_noise_fields',

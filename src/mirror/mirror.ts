@@ -13,6 +13,7 @@ import { DIFF_SCHEMA, REPLAY_SCHEMA, type DiffEvent, type DiffKind, type ReplayE
 import type { Publisher } from '../publish/publisher.ts'
 import { isSecretPath, redactHeaders, redactJson, REDACTED } from '../publish/redact.ts'
 import type { Upstream } from '../proxy/upstreams.ts'
+import type { BackendBreaker } from '../resilience/breaker.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
 
 /** One mirrored exchange, filled in as the primary answers. */
@@ -66,10 +67,12 @@ export class Mirror {
   readonly #log: Logger
   readonly #maxInFlight: number
   readonly #compareBytes: number
+  readonly #breakers: ReadonlyMap<string, BackendBreaker>
   #inFlight = 0
   #idle: (() => void)[] = []
 
-  constructor(config: CutoverConfig, publisher: Publisher, diffs: DiffLog, metrics: Metrics, log: Logger) {
+  constructor(config: CutoverConfig, publisher: Publisher, diffs: DiffLog, metrics: Metrics, log: Logger, breakers: ReadonlyMap<string, BackendBreaker> = new Map()) {
+    this.#breakers = breakers
     this.#publisher = publisher
     this.#diffs = diffs
     this.#metrics = metrics
@@ -135,7 +138,8 @@ export class Mirror {
       this.#emitDiff(job, 'not-mirrored', primary, null, [], false, 'request body over limits.mirrorBodyBytes')
       return
     }
-    if (this.#inFlight >= this.#maxInFlight) {
+    // over the in-flight bound, or the secondary's breaker is open: skipped, and a write is kept
+    if (this.#inFlight >= this.#maxInFlight || this.#breakers.get(job.secondary.name)?.allows() === false) {
       this.#count(job.routeId, 'skipped')
       if (job.isWrite) this.#emitReplay(job, 'skipped', job.body)
       return
@@ -180,7 +184,13 @@ export class Mirror {
       }
     }
 
+    const ticket = this.#breakers.get(job.secondary.name)?.ticket()
     const secondary = await this.#call(job.secondary, job.method, job.secondaryPath, headers, secondaryBody)
+    if (ticket !== undefined) {
+      if (!secondary.ok) ticket.failure(secondary.error)
+      else if (secondary.response.status >= 500) ticket.failure(new Error(`upstream answered ${secondary.response.status}`))
+      else ticket.success()
+    }
     if (!secondary.ok) {
       this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error')
       this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)

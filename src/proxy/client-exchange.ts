@@ -10,6 +10,7 @@ import type { RouteMetrics } from './route-metrics.ts'
 import type { BodyCollector } from '../compare/captured-response.ts'
 import type { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
+import type { BreakerTicket } from '../resilience/breaker.ts'
 
 /** What a mirrored exchange carries besides the client answer. */
 export interface MirrorTap {
@@ -38,6 +39,9 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #done = false
   #status = 0
   #tap: MirrorTap | null = null
+  #ticket: BreakerTicket | null = null
+  /** For safe methods: resend to the other backend when this one fails before answering. */
+  failover: (() => void) | null = null
   #headers: IncomingHttpHeaders | null = null
 
   constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
@@ -57,6 +61,19 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#tap = tap
   }
 
+  /** The backend's breaker learns this call's outcome. */
+  guard(ticket: BreakerTicket): void {
+    this.#ticket = ticket
+  }
+
+  #settle(failure: Error | null): void {
+    const t = this.#ticket
+    if (t === null) return
+    this.#ticket = null
+    if (failure === null) t.success()
+    else t.failure(failure)
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
     // the deadline or the client may have given up while the request was still queued
@@ -67,6 +84,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return
     this.#clearTimer()
     this.#status = statusCode
+    if (this.#ticket !== null) this.#settle(statusCode >= 500 ? new Error(`upstream answered ${statusCode}`) : null)
     stripResponseHeaders(headers)
     headers['x-request-id'] = this.#requestId
     headers['x-cutover-backend'] = this.#backend
@@ -112,7 +130,17 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#done) return
+    this.#settle(err)
     const code = classifyUpstreamError(err)
+    if (this.failover !== null && !this.#res.headersSent && code !== 'CUTOVER_UPSTREAM_TIMEOUT') {
+      // a safe request (RFC 9110 §9.2.1) that got no answer can go to the other side unchanged
+      this.#done = true
+      this.#clearTimer()
+      this.#res.removeListener('close', this.#onClientClose)
+      this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; read sent to the other backend')
+      this.failover()
+      return
+    }
     const status = code === 'CUTOVER_BODY_TOO_LARGE' ? 413 : this.#res.headersSent ? this.#status : code === 'CUTOVER_UPSTREAM_TIMEOUT' ? 504 : 502
     this.#finish(status)
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
@@ -140,6 +168,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#timer = null
     if (this.#done) return
     this.#finish(504)
+    this.#settle(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
     this.#controller?.abort(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
     this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream deadline passed')
     sendGatewayError(this.#res, 'CUTOVER_UPSTREAM_TIMEOUT', this.#requestId, this.#backend)
@@ -150,6 +179,8 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return
     // the client went away before the answer was complete: stop the upstream work too
     this.#finish(499)
+    this.#ticket?.release()
+    this.#ticket = null
     this.#controller?.abort(new Error('client closed the connection'))
     this.#primaryFailed()
   }

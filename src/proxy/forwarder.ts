@@ -9,6 +9,7 @@ import { chooseCloud, stickyKey, upstreamPath, type RouteTable } from '../routin
 import { BodyCollector } from '../compare/captured-response.ts'
 import { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
+import type { BackendBreaker } from '../resilience/breaker.ts'
 import { BodyLimit } from './body-limit.ts'
 import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
@@ -32,6 +33,8 @@ export interface ForwarderOptions {
   readonly log: Logger
   /** null: no mirroring in this process (tests of the bare data plane) */
   readonly mirror: Mirror | null
+  /** backends with a `breaker` configured */
+  readonly breakers: ReadonlyMap<string, BackendBreaker>
 }
 
 /**
@@ -50,6 +53,7 @@ export class Forwarder {
   readonly #compareBodyLimit: number
   readonly #log: Logger
   readonly #mirror: Mirror | null
+  readonly #breakers: ReadonlyMap<string, BackendBreaker>
 
   constructor(opts: ForwarderOptions) {
     this.#table = opts.table
@@ -63,6 +67,7 @@ export class Forwarder {
     this.#compareBodyLimit = opts.config.limits.compareBodyBytes
     this.#log = opts.log
     this.#mirror = opts.mirror
+    this.#breakers = opts.breakers
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -91,7 +96,17 @@ export class Forwarder {
     const found = this.#table.match(method, path, req.headers)
     if (found !== null) {
       const { route, match } = found
-      const cloud = chooseCloud(route, stickyKey(route.sticky, { headers: req.headers, remoteAddress: req.socket.remoteAddress }))
+      let cloud = chooseCloud(route, stickyKey(route.sticky, { headers: req.headers, remoteAddress: req.socket.remoteAddress }))
+      if (this.#breakers.size > 0 && !this.#allows(cloud ? this.#cloud : this.#legacy)) {
+        // the chosen side's breaker is open, so nothing has been sent: the other side serves,
+        // reads and writes alike (a write reaches the open side later through replay)
+        if (!this.#allows(cloud ? this.#legacy : this.#cloud)) {
+          this.#metrics.get(route.id, (cloud ? this.#cloud : this.#legacy).name).record(503, (performance.now() - start) / 1000)
+          sendGatewayError(res, 'CUTOVER_BREAKER_OPEN', requestId)
+          return
+        }
+        cloud = !cloud
+      }
       upstream = cloud ? this.#cloud : this.#legacy
       routeId = route.id
       target = upstreamPath(route, match, upstream.name, path)
@@ -118,6 +133,11 @@ export class Forwarder {
         }
       }
     } else if (this.#fallback !== null) {
+      if (!this.#allows(this.#fallback)) {
+        this.#metrics.get(FALLBACK_ROUTE, this.#fallback.name).record(503, (performance.now() - start) / 1000)
+        sendGatewayError(res, 'CUTOVER_BREAKER_OPEN', requestId)
+        return
+      }
       upstream = this.#fallback
       routeId = FALLBACK_ROUTE
       target = path
@@ -166,7 +186,31 @@ export class Forwarder {
       job.idempotencyKey = idempotencyKey
       exchange.tap({ mirror: this.#mirror, job, capture, collector: new BodyCollector(this.#compareBodyLimit) })
     }
+    const breaker = this.#breakers.get(upstream.name)
+    if (breaker !== undefined) {
+      exchange.guard(breaker.ticket())
+      if (found !== null && body === null && SAFE_METHODS.has(method)) {
+        const other = upstream === this.#cloud ? this.#legacy : this.#cloud
+        const { route, match } = found
+        exchange.failover = () => {
+          if (!this.#allows(other)) {
+            routeMetrics.record(502, (performance.now() - start) / 1000)
+            sendGatewayError(res, 'CUTOVER_UPSTREAM_UNAVAILABLE', requestId, upstream.name)
+            return
+          }
+          const retry = new ClientExchange(res, other.name, routeId, requestId, this.#metrics.get(routeId, other.name), start, other.timeoutMs, this.#log)
+          const b = this.#breakers.get(other.name)
+          if (b !== undefined) retry.guard(b.ticket())
+          other.pool.dispatch({ method, path: other.basePath + upstreamPath(route, match, other.name, path) + query, headers, body: null }, retry)
+        }
+      }
+    }
     upstream.pool.dispatch({ method, path: upstream.basePath + target + query, headers, body }, exchange)
+  }
+
+  #allows(upstream: Upstream): boolean {
+    const b = this.#breakers.get(upstream.name)
+    return b === undefined || b.allows()
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { OutgoingRecord } from './events.ts'
 
@@ -6,6 +6,7 @@ import { DEFAULT_SPOOL_MAX_BYTES } from '../config/defaults.ts'
 export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
 /** Appends are fsync'd in batches: at most this long after publish() an event is on disk. */
 export const DEFAULT_SPOOL_FLUSH_MS = 20
+const RETRY_FLUSH_MS = 1000
 
 export interface SpoolCursor {
   segment: number
@@ -43,6 +44,8 @@ export class Spool {
   #bytes = 0
   /** records appended and not yet committed past by a reader */
   unsent = 0
+  /** the last write failure, if any (the lines stay pending and are retried) */
+  lastError: Error | null = null
 
   constructor(dir: string, options: { maxBytes?: number; segmentBytes?: number; flushMs?: number } = {}) {
     this.dir = dir
@@ -64,7 +67,13 @@ export class Spool {
     this.#bytes = 0
     this.unsent = 0
     for (const n of segs) {
-      const text = await readFile(join(this.dir, segName(n)), 'utf8')
+      let text = await readFile(join(this.dir, segName(n)), 'utf8')
+      if (text.length > 0 && !text.endsWith('\n')) {
+        // a crash mid-write left half a line: that record was never fully on disk (nor
+        // acknowledged to anyone); cut it so the next append starts on a line of its own
+        text = text.slice(0, text.lastIndexOf('\n') + 1)
+        await truncate(join(this.dir, segName(n)), Buffer.byteLength(text))
+      }
       this.#bytes += Buffer.byteLength(text)
       if (n === this.#writeSeg) this.#writeSize = Buffer.byteLength(text)
       if (n < this.#cursor.segment) continue
@@ -91,28 +100,39 @@ export class Spool {
     return true
   }
 
-  /** Writes and fsyncs everything appended so far. */
+  /**
+   * Writes and fsyncs everything appended so far. A failed write (disk full) keeps its lines in
+   * memory for the next flush, and never stops readers from draining what is already on disk.
+   */
   flush(): Promise<void> {
     if (this.#timer !== null) {
       clearTimeout(this.#timer)
       this.#timer = null
     }
-    const lines = this.#pending
-    if (lines.length === 0) return this.#chain
-    this.#pending = []
-    const bytes = this.#pendingBytes
-    this.#pendingBytes = 0
+    if (this.#pending.length === 0) return this.#chain
     this.#chain = this.#chain.then(async () => {
-      if (this.#fh === null) throw new Error('spool is not open')
-      if (this.#writeSize > 0 && this.#writeSize + bytes > this.#segmentBytes) {
-        await this.#fh.close()
-        this.#writeSeg++
-        this.#writeSize = 0
-        this.#fh = await open(join(this.dir, segName(this.#writeSeg)), 'a')
+      const lines = this.#pending
+      if (lines.length === 0) return
+      const bytes = this.#pendingBytes
+      this.#pending = []
+      this.#pendingBytes = 0
+      try {
+        if (this.#fh === null) throw new Error('spool is not open')
+        if (this.#writeSize > 0 && this.#writeSize + bytes > this.#segmentBytes) {
+          await this.#fh.close()
+          this.#writeSeg++
+          this.#writeSize = 0
+          this.#fh = await open(join(this.dir, segName(this.#writeSeg)), 'a')
+        }
+        await this.#fh.write(lines.join(''))
+        await this.#fh.datasync()
+        this.#writeSize += bytes
+      } catch (err) {
+        this.#pending = lines.concat(this.#pending)
+        this.#pendingBytes += bytes
+        this.lastError = err as Error
+        this.#timer ??= setTimeout(() => void this.flush(), RETRY_FLUSH_MS).unref()
       }
-      await this.#fh.write(lines.join(''))
-      await this.#fh.datasync()
-      this.#writeSize += bytes
     })
     return this.#chain
   }

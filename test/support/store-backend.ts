@@ -8,7 +8,7 @@ import { startOrigin, type Origin } from './origin.ts'
  * every connection, as a crashed service would.
  */
 export interface StoreBackend {
-  readonly origin: Origin
+  origin: Origin
   readonly items: Map<string, unknown>
   down: boolean
 }
