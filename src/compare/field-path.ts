@@ -1,7 +1,8 @@
 /**
  * Field paths name parts of an exchange: `status`, `headers.etag`, `body.total`,
- * `body.items[*].id`, `body.items[3]`. Patterns may use `[*]` (any array index) and `*` (any
- * object key); a pattern also covers everything below it (`body.meta` ignores `body.meta.x`).
+ * `body.items[*].id`, `body.items[3]`. In patterns `[*]` and `*` are the same wildcard: one
+ * segment, array index or object key alike (`[*]` reads better for arrays). A pattern also covers
+ * everything below it (`body.meta` ignores `body.meta.x`).
  */
 export type Segment = string | number
 
