@@ -8,7 +8,9 @@ import type { RouteState } from './control/route-state.ts'
 import { applyState, RouteStateStore } from './control/route-state-store.ts'
 import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, urlOf, type DataPlaneHandle } from './gateway.ts'
 import { mergeDiffs } from './compare/diff-log.ts'
-import type { DiffEvent } from './publish/events.ts'
+import { AUDIT_SCHEMA, type DiffEvent } from './publish/events.ts'
+import { createPublisher } from './publish/publisher.ts'
+import { join } from 'node:path'
 import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './metrics/metrics.ts'
 
 /**
@@ -41,6 +43,10 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
   checkAdminExposure(config)
   const audit = new AuditLog(log)
   const store = await RouteStateStore.open(config, audit, log)
+  // the primary publishes audit records itself (workers publish diffs and replays)
+  const auditPublisher =
+    config.kafka === undefined ? null : await createPublisher({ config, metrics: createMetrics(new Registry(), { processMetrics: false }), log, spoolDir: join(config.spool.dir, 'primary') })
+  if (auditPublisher !== null) audit.addSink((record) => auditPublisher.publish('audit', record.route, { schema: AUDIT_SCHEMA, ...record }))
   const aggregator = new AggregatorRegistry()
   const listening = new Set<number>()
   /** cluster worker id → stable index 0..N-1 (names the worker's spool folder; kept on respawn) */
@@ -147,6 +153,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     each((w) => send(w, { type: 'cutover:drain' }))
     await Promise.all(exits)
     await admin.close()
+    await auditPublisher?.close()
     log.info('stopped')
     process.exit(0)
   }

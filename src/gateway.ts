@@ -19,6 +19,7 @@ import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
 import { createPublisher, type Publisher } from './publish/publisher.ts'
+import { AUDIT_SCHEMA } from './publish/events.ts'
 import { createBreakers, type BackendBreaker, type BreakerState } from './resilience/breaker.ts'
 import { join } from 'node:path'
 
@@ -150,6 +151,8 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   store.onChange((id, state) => metrics.routeWeight.labels(id).set(state.weight))
 
   const data = await buildDataPlane(config, store.states, log, metrics)
+  // every change lands in the log; with Kafka also on cutover.audit, keyed by route
+  if (config.kafka !== undefined) audit.addSink((record) => data.publisher.publish('audit', record.route, { schema: AUDIT_SCHEMA, ...record }))
   let ready = false
   const admin = createAdminApi({
     ...adminOptionsBase(config),
