@@ -10,6 +10,9 @@ import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, ur
 import { mergeDiffs } from './compare/diff-log.ts'
 import { AUDIT_SCHEMA, type DiffEvent } from './publish/events.ts'
 import { createPublisher } from './publish/publisher.ts'
+import { RampSet } from './control/ramps.ts'
+import type { GuardSnapshot, GuardStatus } from './resilience/guard.ts'
+import { worstStatus } from './resilience/guard-set.ts'
 import { join } from 'node:path'
 import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './metrics/metrics.ts'
 
@@ -19,7 +22,13 @@ import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './m
  * the cluster IPC channel. A worker only starts listening once it has the primary's state, so no
  * request is ever routed on stale weights.
  */
-type Query = { what: 'stats' } | { what: 'diffs'; route: string | undefined; limit: number } | { what: 'noise' } | { what: 'breakers' }
+type Query =
+  | { what: 'stats' }
+  | { what: 'diffs'; route: string | undefined; limit: number }
+  | { what: 'noise' }
+  | { what: 'breakers' }
+  | { what: 'guards' }
+  | { what: 'guard-status'; route: string }
 
 type ToWorker =
   | { type: 'cutover:state'; routes: Record<string, RouteState> }
@@ -31,6 +40,7 @@ type ToPrimary =
   | { type: 'cutover:hello' }
   | { type: 'cutover:listening'; url: string }
   | { type: 'cutover:answer'; seq: number; value: unknown }
+  | { type: 'cutover:guard-trip'; route: string; to: number; reason: string; detail: string }
 
 function isMessage<T extends { type: string }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && typeof (msg as { type?: unknown }).type === 'string' && (msg as { type: string }).type.startsWith('cutover:')
@@ -74,6 +84,14 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     else if (msg.type === 'cutover:listening') {
       listening.add(worker.id)
       log.info({ worker: worker.id, workerPid: worker.process.pid, url: msg.url }, 'worker listening')
+    } else if (msg.type === 'cutover:guard-trip') {
+      // the first worker to see the breach acts; later reports find the weight already down
+      if ((store.get(msg.route)?.weight ?? 0) > msg.to) {
+        void store
+          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}` })
+          .catch((err: unknown) => log.error({ err, route: msg.route }, 'guard could not set the weight back'))
+      }
+      ramps.onRollback(msg.route, msg.detail)
     } else if (msg.type === 'cutover:answer') {
       const p = pending.get(msg.seq)
       if (p !== undefined) {
@@ -112,6 +130,8 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
       for (const w of targets) send(w, { type: 'cutover:query', seq: id, query })
     })
 
+  const ramps = new RampSet(config, store, async (route) => worstStatus(await ask<GuardStatus | undefined>({ what: 'guard-status', route })), log)
+
   const admin = createAdminApi({
     ...adminOptionsBase(config),
     store,
@@ -121,6 +141,18 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
     stats: async () => mergeRouteStats(await ask<Record<string, RouteStats>>({ what: 'stats' })),
     diffs: async (route, limit) => mergeDiffs(await ask<DiffEvent[]>({ what: 'diffs', route, limit }), limit),
+    ramps,
+    guards: async () => {
+      // each worker guards its share of the traffic: show the window with the most cloud requests
+      const out: Record<string, GuardSnapshot> = {}
+      for (const part of await ask<Record<string, GuardSnapshot>>({ what: 'guards' })) {
+        for (const [route, snap] of Object.entries(part)) {
+          const have = out[route]
+          if (have === undefined || snap.status === 'breached' || snap.cloud.requests > have.cloud.requests) out[route] = snap
+        }
+      }
+      return out
+    },
     breakers: async () => {
       // a backend is as open as the most open view any worker has of it
       const rank: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 }
@@ -142,10 +174,12 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
   await admin.listen({ host: config.admin.host, port: config.admin.port })
   log.info({ admin: urlOf(admin), workers }, 'admin API listening')
   for (let i = 0; i < workers; i++) fork(i)
+  ramps.start()
 
   const shutdown = async (signal: string): Promise<void> => {
     if (draining) return
     draining = true
+    ramps.stop()
     log.info({ signal }, 'draining workers')
     const exits = Object.values(cluster.workers ?? {})
       .filter((w): w is Worker => w !== undefined)
@@ -178,6 +212,8 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
     if (q.what === 'stats') return routeStats(metrics)
     if (q.what === 'diffs') return ready?.diffs.recent(q.route, q.limit) ?? []
     if (q.what === 'breakers') return ready === null ? {} : breakerStates(ready.breakers)
+    if (q.what === 'guards') return ready?.guards.snapshots() ?? {}
+    if (q.what === 'guard-status') return ready?.guards.status(q.route)
     return ready?.mirror.noise() ?? {}
   }
   const initial = new Promise<Record<string, RouteState>>((resolve) => {
@@ -212,6 +248,9 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
 
   const data = await buildDataPlane(config, states, log, metrics, Number(process.env[WORKER_INDEX_ENV] ?? 0))
   ready = data
+  data.guards.start((trip) =>
+    reply({ type: 'cutover:guard-trip', route: trip.route, to: trip.to, reason: trip.verdict.reason, detail: `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}` }),
+  )
   let closing = false
   async function drain(): Promise<void> {
     if (closing) return

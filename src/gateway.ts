@@ -21,6 +21,8 @@ import { Mirror } from './mirror/mirror.ts'
 import { createPublisher, type Publisher } from './publish/publisher.ts'
 import { AUDIT_SCHEMA } from './publish/events.ts'
 import { createBreakers, type BackendBreaker, type BreakerState } from './resilience/breaker.ts'
+import { GuardSet } from './resilience/guard-set.ts'
+import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
 
 export interface GatewayOptions {
@@ -38,6 +40,7 @@ export interface Gateway {
   readonly store: RouteStateStore
   readonly metrics: Metrics
   readonly data: DataPlaneHandle
+  readonly ramps: RampSet
   /** SIGTERM behaviour: not ready, stop accepting, finish in-flight requests (bounded), close. */
   close(): Promise<void>
 }
@@ -61,6 +64,7 @@ export interface DataPlaneHandle {
   readonly diffs: DiffLog
   readonly publisher: Publisher
   readonly breakers: ReadonlyMap<string, BackendBreaker>
+  readonly guards: GuardSet
   listen(): Promise<string>
   /** Stops accepting, waits for in-flight requests up to the drain timeout, then cuts the rest. */
   close(): Promise<void>
@@ -77,11 +81,12 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const publisher = await createPublisher({ config, metrics, log, spoolDir: join(config.spool.dir, `w${worker}`) })
   const diffs = new DiffLog()
   const breakers = createBreakers(config.backends, metrics.breakerState, log)
-  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers)
+  const guards = new GuardSet(config, states, metrics, log)
+  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config)
   const backends = [...upstreams.keys()]
-  const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends)
+  const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends, guards)
   metricsTable.get(NO_ROUTE, NO_ROUTE)
   for (const route of table.routes) metrics.routeWeight.labels(route.id).set(route.state.weight)
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers })
@@ -94,6 +99,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     diffs,
     publisher,
     breakers,
+    guards,
     async listen() {
       await app.listen({ host: config.listen.host, port: config.listen.port })
       return urlOf(app)
@@ -119,6 +125,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         await closeUpstreams(upstreams)
         await publisher.close()
         for (const b of breakers.values()) b.shutdown()
+        guards.stop()
       }
     },
   }
@@ -153,6 +160,14 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   const data = await buildDataPlane(config, store.states, log, metrics)
   // every change lands in the log; with Kafka also on cutover.audit, keyed by route
   if (config.kafka !== undefined) audit.addSink((record) => data.publisher.publish('audit', record.route, { schema: AUDIT_SCHEMA, ...record }))
+  const ramps = new RampSet(config, store, async (route) => data.guards.status(route) ?? 'green', log)
+  data.guards.start((trip) => {
+    void store
+      .update(trip.route, { weight: trip.to }, { who: 'guard', action: `guard-trip:${trip.verdict.reason}` })
+      .catch((err: unknown) => log.error({ err, route: trip.route }, 'guard could not set the weight back'))
+    ramps.onRollback(trip.route, `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}`)
+  })
+
   let ready = false
   const admin = createAdminApi({
     ...adminOptionsBase(config),
@@ -165,6 +180,8 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     diffs: async (route, limit) => data.diffs.recent(route, limit),
     noise: async () => data.mirror.noise(),
     breakers: async () => breakerStates(data.breakers),
+    guards: async () => data.guards.snapshots(),
+    ramps,
   })
 
   await admin.listen({ host: config.admin.host, port: config.admin.port })
@@ -177,6 +194,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     throw err
   }
   ready = true
+  ramps.start()
   return {
     config,
     dataUrl,
@@ -184,8 +202,10 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     store,
     metrics,
     data,
+    ramps,
     async close() {
       ready = false
+      ramps.stop()
       await data.close()
       await admin.close()
     },

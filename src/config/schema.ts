@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import * as D from './defaults.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
+import { rampStepsProblem } from '../resilience/ramp.ts'
 
 const WEIGHT_MESSAGE = 'must be an integer from 0 to 100'
 
@@ -106,7 +107,10 @@ const routeSchema = z.strictObject({
     .optional(),
   ramp: z
     .strictObject({
-      steps: z.array(weightSchema).min(1),
+      steps: z.array(weightSchema).superRefine((steps, ctx) => {
+        const problem = rampStepsProblem(steps)
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+      }),
       intervalMs: positiveMs,
     })
     .optional(),

@@ -6,6 +6,8 @@ import { formatIssues } from '../config/validate.ts'
 import { CutoverError, errorBody, ERRORS, type ErrorCode } from '../errors.ts'
 import type { RouteStats } from '../metrics/metrics.ts'
 import type { DiffEvent } from '../publish/events.ts'
+import type { GuardSnapshot } from '../resilience/guard.ts'
+import type { RampSet } from './ramps.ts'
 import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
 import type { RouteStateStore } from './route-state-store.ts'
@@ -35,6 +37,10 @@ export interface AdminApiOptions {
   readonly breakers: () => Promise<Record<string, string>>
   /** Recent diff events, newest first. */
   readonly diffs: (route: string | undefined, limit: number) => Promise<DiffEvent[]>
+  /** Guard windows per route (routes with a guard). */
+  readonly guards: () => Promise<Record<string, GuardSnapshot>>
+  /** Progressive ramps (routes with a ramp). */
+  readonly ramps: RampSet
   /** Learned noise fields per route. */
   readonly noise: () => Promise<Record<string, string[]>>
 }
@@ -76,7 +82,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
 
   const who = (authorization: string | undefined, ip: string): string => (auth !== null && authorization !== undefined ? `token:admin@${ip}` : `anonymous@${ip}`)
 
-  async function describe(id: string, stats: Record<string, RouteStats>, noise: Record<string, string[]>, breakers: Record<string, string>) {
+  async function describe(id: string, stats: Record<string, RouteStats>, noise: Record<string, string[]>, breakers: Record<string, string>, guards: Record<string, GuardSnapshot>) {
     const info = routeInfo.get(id)
     const state = opts.store.get(id)
     if (info === undefined || state === undefined) return undefined
@@ -91,7 +97,14 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       breakers,
       stats: stats[id] ?? { requests: {}, errors: 0 },
       noise: noise[id] ?? [],
+      guard: guards[id] ?? null,
+      ramp: opts.ramps.state(id),
     }
+  }
+
+  async function describeOne(id: string) {
+    const [stats, noise, breakers, guards] = await Promise.all([opts.stats(), opts.noise(), opts.breakers(), opts.guards()])
+    return describe(id, stats, noise, breakers, guards)
   }
 
   app.get('/healthz', async () => ({ status: 'ok' }))
@@ -105,12 +118,12 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   })
 
   app.get('/routes', async () => {
-    const [stats, noise, breakers] = await Promise.all([opts.stats(), opts.noise(), opts.breakers()])
-    return Promise.all(opts.routes.map((r) => describe(r.id, stats, noise, breakers)))
+    const [stats, noise, breakers, guards] = await Promise.all([opts.stats(), opts.noise(), opts.breakers(), opts.guards()])
+    return Promise.all(opts.routes.map((r) => describe(r.id, stats, noise, breakers, guards)))
   })
 
   app.get<{ Params: { id: string } }>('/routes/:id', async (request, reply) => {
-    const route = await describe(request.params.id, await opts.stats(), await opts.noise(), await opts.breakers())
+    const route = await describeOne(request.params.id)
     if (route === undefined) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${request.params.id}'`)
     return reply.header('etag', `"${route.version}"`).send(route)
   })
@@ -126,14 +139,24 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
     }
     const after = await opts.store.update(id, parsed.data, { who: who(request.headers.authorization, request.ip), action: 'patch', ...(ifMatch === undefined ? {} : { ifMatch }) })
-    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats(), await opts.noise(), await opts.breakers()))
+    return reply.header('etag', `"${after.version}"`).send(await describeOne(id))
   })
 
   app.post<{ Params: { id: string } }>('/routes/:id/rollback', async (request, reply) => {
     const { id } = request.params
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
     const after = await opts.store.update(id, { weight: 0 }, { who: who(request.headers.authorization, request.ip), action: 'rollback' })
-    return reply.header('etag', `"${after.version}"`).send(await describe(id, await opts.stats(), await opts.noise(), await opts.breakers()))
+    opts.ramps.onRollback(id, `rolled back by ${who(request.headers.authorization, request.ip)}`)
+    return reply.header('etag', `"${after.version}"`).send(await describeOne(id))
+  })
+
+  app.post<{ Params: { id: string; action: string } }>('/routes/:id/ramp/:action', async (request, reply) => {
+    const { id, action } = request.params
+    if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
+    const by = who(request.headers.authorization, request.ip)
+    if (action === 'pause') return opts.ramps.pause(id, `paused by ${by}`)
+    if (action === 'resume') return opts.ramps.resume(id)
+    return sendError(reply, 'CUTOVER_NOT_FOUND', "ramp actions are 'pause' and 'resume'")
   })
 
   app.get<{ Querystring: { route?: string; limit?: string } }>('/diffs', async (request, reply) => {

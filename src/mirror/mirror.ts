@@ -14,6 +14,7 @@ import type { Publisher } from '../publish/publisher.ts'
 import { isSecretPath, redactHeaders, redactJson, REDACTED } from '../publish/redact.ts'
 import type { Upstream } from '../proxy/upstreams.ts'
 import type { BackendBreaker } from '../resilience/breaker.ts'
+import type { RouteGuard } from '../resilience/guard.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
 
 /** One mirrored exchange, filled in as the primary answers. */
@@ -68,11 +69,21 @@ export class Mirror {
   readonly #maxInFlight: number
   readonly #compareBytes: number
   readonly #breakers: ReadonlyMap<string, BackendBreaker>
+  readonly #guards: { get(route: string): RouteGuard | undefined } | null
   #inFlight = 0
   #idle: (() => void)[] = []
 
-  constructor(config: CutoverConfig, publisher: Publisher, diffs: DiffLog, metrics: Metrics, log: Logger, breakers: ReadonlyMap<string, BackendBreaker> = new Map()) {
+  constructor(
+    config: CutoverConfig,
+    publisher: Publisher,
+    diffs: DiffLog,
+    metrics: Metrics,
+    log: Logger,
+    breakers: ReadonlyMap<string, BackendBreaker> = new Map(),
+    guards: { get(route: string): RouteGuard | undefined } | null = null,
+  ) {
     this.#breakers = breakers
+    this.#guards = guards
     this.#publisher = publisher
     this.#diffs = diffs
     this.#metrics = metrics
@@ -192,20 +203,20 @@ export class Mirror {
       else ticket.success()
     }
     if (!secondary.ok) {
-      this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error')
+      this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error', job)
       this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
       if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', secondaryBody, headers)
       return
     }
     const res = secondary.response
     if (job.isWrite && res.status >= 500) {
-      this.#count(job.routeId, 'error')
+      this.#count(job.routeId, 'error', job)
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
       this.#emitReplay(job, 'secondary-error', secondaryBody, headers)
       return
     }
     if (primary === null) {
-      this.#count(job.routeId, 'error')
+      this.#count(job.routeId, 'error', job, true)
       return
     }
     const { differences, truncated } = compareResponses(primary, res, plan.compare, plan.noise?.fields)
@@ -257,8 +268,13 @@ export class Mirror {
     }
   }
 
-  #count(route: string, outcome: MirrorOutcome): void {
+  #count(route: string, outcome: MirrorOutcome, job?: MirrorJob, primaryFailed = false): void {
     this.#metrics.mirror.labels(route, outcome).inc()
+    const guard = this.#guards?.get(route)
+    if (guard === undefined) return
+    // the guard judges cloud: a failure of legacy as secondary, or of the primary, is not cloud's
+    const blameless = (outcome === 'error' || outcome === 'timeout') && (primaryFailed || job?.secondary.name !== 'cloud')
+    guard.recordMirror(blameless ? 'skipped' : outcome)
   }
 
   #emitDiff(

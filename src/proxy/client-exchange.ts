@@ -152,8 +152,9 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #finish(status: number): number {
     this.#done = true
     this.#clearTimer()
-    const ms = performance.now() - this.#start
-    this.#metrics.record(status, ms / 1000)
+    const now = performance.now()
+    const ms = now - this.#start
+    this.#metrics.record(status, ms / 1000, now)
     return ms
   }
 

@@ -1,5 +1,6 @@
 import type { Counter, Histogram } from 'prom-client'
 import type { Metrics } from '../metrics/metrics.ts'
+import type { RouteGuard } from '../resilience/guard.ts'
 
 /**
  * Metric children for one (route, backend) pair, resolved once so the hot path does no label
@@ -11,15 +12,21 @@ export class RouteMetrics {
   readonly #counter: Counter<'route' | 'backend' | 'code'>
   readonly #duration: Histogram.Internal<'route' | 'backend'>
   readonly #codes = new Map<number, Counter.Internal>()
+  /** the route's guard, when it has one and this is legacy or cloud */
+  readonly #guard: RouteGuard | null
 
-  constructor(metrics: Metrics, route: string, backend: string) {
+  constructor(metrics: Metrics, route: string, backend: string, guard: RouteGuard | null = null) {
     this.#route = route
     this.#backend = backend
     this.#counter = metrics.requests
     this.#duration = metrics.duration.labels(route, backend)
+    this.#guard = backend === 'legacy' || backend === 'cloud' ? guard : null
   }
 
-  record(status: number, seconds: number): void {
+  /** `at`: the performance.now() the duration was taken from (saves the guard a clock read). */
+  record(status: number, seconds: number, at?: number): void {
+    // 499: the client left; that says nothing about the backend
+    if (this.#guard !== null && status !== 499) this.#guard.recordResponse(this.#backend as 'legacy' | 'cloud', status, seconds * 1000, at)
     let child = this.#codes.get(status)
     if (child === undefined) {
       child = this.#counter.labels(this.#route, this.#backend, String(status))
@@ -35,9 +42,9 @@ export class MetricsTable {
   readonly #byKey = new Map<string, RouteMetrics>()
   readonly #metrics: Metrics
 
-  constructor(metrics: Metrics, routes: readonly string[], backends: readonly string[]) {
+  constructor(metrics: Metrics, routes: readonly string[], backends: readonly string[], guards?: { get(route: string): RouteGuard | undefined }) {
     this.#metrics = metrics
-    for (const r of routes) for (const b of backends) this.#byKey.set(`${r}\0${b}`, new RouteMetrics(metrics, r, b))
+    for (const r of routes) for (const b of backends) this.#byKey.set(`${r}\0${b}`, new RouteMetrics(metrics, r, b, guards?.get(r) ?? null))
   }
 
   get(route: string, backend: string): RouteMetrics {

@@ -42,9 +42,10 @@
  * slot. Memory: (2 × 384 + 7) × 4 B per slice → about 62 KB per route with 20 slices.
  *
  * Clock: `now` defaults to performance.now (monotonic, so NTP steps do not expire a window).
- * Reading a clock is most of the cost of a record (measured on the CI VM: performance.now 60–75 ns,
- * the rest of recordResponse 12 ns), so both record methods take an optional `at`: pass the
- * performance.now() reading you computed latencyMs from and the guard reads no clock at all.
+ * Reading a clock is most of the cost of a record (Node 20, 2 vCPU VM, 10 M calls: recordResponse
+ * 13 ns with `at`, 65–75 ns without; performance.now() also boxes its result, ≈40 scavenges per
+ * 10 M reads, while the guard itself allocates nothing), so both record methods take an optional
+ * `at`: pass the performance.now() reading you computed latencyMs from and no clock is read.
  * `at` must come from the same clock as `now` (an out-of-order `at` lands in the newest slice).
  */
 import type { RouteConfig } from '../config/schema.ts'
