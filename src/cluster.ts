@@ -228,6 +228,7 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
           if (live !== undefined) {
             applyState(live, msg.state)
             metrics.routeWeight.labels(msg.id).set(msg.state.weight)
+            ready?.routeChanged(msg.id)
           }
           break
         }

@@ -22,6 +22,7 @@ import { createPublisher, type Publisher } from './publish/publisher.ts'
 import { AUDIT_SCHEMA } from './publish/events.ts'
 import { createBreakers, type BackendBreaker, type BreakerState } from './resilience/breaker.ts'
 import { GuardSet } from './resilience/guard-set.ts'
+import { ReadCache } from './cache/read-cache.ts'
 import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
 
@@ -65,6 +66,9 @@ export interface DataPlaneHandle {
   readonly publisher: Publisher
   readonly breakers: ReadonlyMap<string, BackendBreaker>
   readonly guards: GuardSet
+  readonly cache: ReadCache | null
+  /** A route's state changed: its cached reads came from the side that served before. */
+  routeChanged(id: string): void
   listen(): Promise<string>
   /** Stops accepting, waits for in-flight requests up to the drain timeout, then cuts the rest. */
   close(): Promise<void>
@@ -89,7 +93,8 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends, guards)
   metricsTable.get(NO_ROUTE, NO_ROUTE)
   for (const route of table.routes) metrics.routeWeight.labels(route.id).set(route.state.weight)
-  const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers })
+  const cache = config.routes.some((r) => r.cache !== undefined) ? new ReadCache({ maxBytes: config.limits.cacheBytes }) : null
+  const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
   const app = createDataPlane({ forwarder, log })
   return {
     app,
@@ -100,6 +105,10 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     publisher,
     breakers,
     guards,
+    cache,
+    routeChanged(id) {
+      cache?.flushRoute(id)
+    },
     async listen() {
       await app.listen({ host: config.listen.host, port: config.listen.port })
       return urlOf(app)
@@ -158,6 +167,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   store.onChange((id, state) => metrics.routeWeight.labels(id).set(state.weight))
 
   const data = await buildDataPlane(config, store.states, log, metrics)
+  store.onChange((id) => data.routeChanged(id))
   // every change lands in the log; with Kafka also on cutover.audit, keyed by route
   if (config.kafka !== undefined) audit.addSink((record) => data.publisher.publish('audit', record.route, { schema: AUDIT_SCHEMA, ...record }))
   const ramps = new RampSet(config, store, async (route) => data.guards.status(route) ?? 'green', log)

@@ -9,7 +9,8 @@
  * with `cache`) and one `new ReadCache({ maxBytes, fillDeadlineMs })` per process.
  * Per request, after the route is matched (`path` normalised and client-facing, `query` '' or '?…'):
  *
- *   if (!SAFE_METHODS.has(method)) cache.invalidate(path)         // every write, any route, before forwarding
+ *   if (!SAFE_METHODS.has(method)) cache.invalidate(path)         // every write, any route: before forwarding
+ *                                                                  // and again when its answer or error arrives
  *   const c = cache.lookup(policies.get(routeId) ?? null, method, path, query, req.headers)
  *   if (c.result === 'hit') return serve(c.entry)                 // count {result:'hit'}
  *   if (c.result === 'bypass') return forward()                   // count {result:'bypass'}
@@ -23,8 +24,10 @@
  * `serve(e)`: `res.writeHead(e.status, e.headers)` after setting `age: cache.age(e)`,
  * `x-cutover-backend: e.backend`, `x-request-id`; `res.end(method === 'HEAD' ? undefined : e.body)`.
  * `e.headers` is frozen, has no Set-Cookie/Age/x-request-id and a `content-length` equal to the
- * stored body. A leader must call `complete` exactly once, also when the upstream failed or the
- * body went past `maxBodyBytes` (then with null); the deadline only protects followers from bugs.
+ * stored body. A leader must call `complete` exactly once, also when the upstream failed, the
+ * client went away or the body went past `maxBodyBytes` (then with null); the deadline only
+ * protects followers from bugs. A 'stale' lookup whose follower got null still holds its stale
+ * entry in `c.entry` for the stale-if-error decision.
  *
  * ## Metrics
  * `lookup().result` is the `cutover_cache_total{result}` label: `hit`, `miss`, `bypass`; `stale`
@@ -56,16 +59,19 @@
  *   not dropped. It uses the client-facing path: with a `rewrite`, pass the path the client sent,
  *   not the backend's, because that is what keys are built from. A fill that was in flight across
  *   an invalidation of its path (or a flushRoute of its route) is not stored ('invalidated'), so
- *   a read racing a write cannot re-cache the old answer. Writes that bypass the gateway, and
- *   writes through another replica, are only bounded by the TTL.
+ *   a read racing a write cannot re-cache the old answer; the second call, when the write has
+ *   answered, covers a read that started after the first but reached the backend before the
+ *   write did. Writes that bypass the gateway, and writes through another replica, are only
+ *   bounded by the TTL.
  * - `flushRoute(id)`: drops a route's entries through a route → keys index (O(that route's
  *   entries), no scan of the others'; a flush happens on every weight change, in the middle of
  *   traffic, and should not walk a cache of other routes' entries).
  * - Memory: each entry costs body + headers (names, values, per-field overhead) + key + a fixed
  *   ENTRY_OVERHEAD_BYTES for the entry object and its index slots; lru-cache evicts the least
- *   recently used to stay under `maxBytes`. The learned-Vary table gets a slice of that budget
- *   (VARY_BUDGET_SHARE). Bodies that are views into a larger buffer (undici hands out slices of
- *   its socket reads) are copied so that a small entry cannot pin a large buffer.
+ *   recently used to stay under `maxBytes`. The learned-Vary table and the record of recent
+ *   invalidations each get a 1/64 slice of that budget. Bodies that are views into a larger
+ *   buffer (undici hands out slices of its socket reads) are copied so that a small entry cannot
+ *   pin a large buffer.
  * - `maxBodyBytes` (default maxBytes/16): bigger answers are not stored. One large body would push
  *   out many small hot ones, and the leader has to buffer the body before storing it; 1/16 keeps
  *   at least 16 maximal entries in the cache and bounds that buffer.
@@ -91,8 +97,11 @@ export const ENTRY_OVERHEAD_BYTES = 256
 /** Estimated cost per header field beyond its name and value. */
 export const HEADER_OVERHEAD_BYTES = 32
 /** Share of maxBytes given to the learned-Vary table (per route and path). */
-export const VARY_BUDGET_SHARE = 1 / 32
-const VARY_ENTRY_OVERHEAD_BYTES = 64
+export const VARY_BUDGET_SHARE = 1 / 64
+/** Share of maxBytes given to the record of recent invalidations (see `invalidate`). */
+export const INVALIDATION_BUDGET_SHARE = 1 / 64
+/** Estimated cost of a learned-Vary or invalidation record beyond its strings. */
+const RECORD_OVERHEAD_BYTES = 64
 
 export type CacheResult = 'hit' | 'stale' | 'miss' | 'bypass'
 export type BypassReason = 'route' | 'method' | 'vary-star'
@@ -166,12 +175,13 @@ export interface StoreInput {
 export type StoreResult = { readonly entry: CachedEntry; readonly reason: null } | { readonly entry: null; readonly reason: NotStorableReason }
 
 export interface ReadCacheOptions {
-  /** Bytes for entries and the learned-Vary table together. */
+  /** Bytes for entries, the learned-Vary table and the invalidation record together. */
   readonly maxBytes?: number
   /** Bodies above this are not stored. Default maxBytes / 16. */
   readonly maxBodyBytes?: number
   /** Followers are released (with null) when their leader has not completed by then. */
   readonly fillDeadlineMs?: number
+  /** Recent invalidations remembered (also bounded in bytes by INVALIDATION_BUDGET_SHARE). */
   readonly maxInvalidations?: number
   /** Milliseconds, monotonic. Default: performance.timeOrigin + performance.now(). */
   readonly now?: () => number
@@ -179,7 +189,7 @@ export interface ReadCacheOptions {
 
 export interface CacheStats {
   readonly entries: number
-  /** entries and learned-Vary table, as counted against maxBytes */
+  /** entries, learned-Vary table and invalidation record, as counted against maxBytes */
   readonly bytes: number
   readonly paths: number
   readonly routes: number
@@ -261,9 +271,11 @@ export class ReadCache {
   readonly #fills: FillCoalescer<CachedEntry>
   /** bumped by every invalidate and flushRoute; a lookup remembers the value it saw */
   #epoch = 0
-  /** index path → epoch of its last invalidation, oldest first, at most #maxInvalidations */
+  /** index path → epoch of its last invalidation, oldest first, bounded in count and bytes */
   readonly #invalidated = new Map<string, number>()
   readonly #maxInvalidations: number
+  readonly #maxInvalidationBytes: number
+  #invalidatedBytes = 0
   /** highest epoch dropped from #invalidated: fills that started before it cannot be checked */
   #forgotten = 0
   readonly #flushed = new Map<string, number>()
@@ -294,8 +306,9 @@ export class ReadCache {
     // lru-cache's TTLs run on the same clock; ttlResolution 0 so it never caches a reading
     const perf = { now }
     const varyBytes = Math.floor(maxBytes * VARY_BUDGET_SHARE)
+    this.#maxInvalidationBytes = Math.floor(maxBytes * INVALIDATION_BUDGET_SHARE)
     this.#entries = new LRUCache<string, CachedEntry>({
-      maxSize: maxBytes - varyBytes,
+      maxSize: maxBytes - varyBytes - this.#maxInvalidationBytes,
       sizeCalculation: (entry) => entry.size,
       disposeAfter: this.#unindex,
       ttlResolution: 0,
@@ -303,7 +316,7 @@ export class ReadCache {
     })
     this.#learned = new LRUCache<string, VarySet>({
       maxSize: varyBytes,
-      sizeCalculation: (vary, key) => key.length + vary.tag.length + VARY_ENTRY_OVERHEAD_BYTES,
+      sizeCalculation: (vary, key) => key.length + vary.tag.length + RECORD_OVERHEAD_BYTES,
       ttlResolution: 0,
       perf,
     })
@@ -439,6 +452,7 @@ export class ReadCache {
     ++this.#epoch
     this.#forgotten = this.#epoch
     this.#invalidated.clear()
+    this.#invalidatedBytes = 0
     this.#entries.clear()
     this.#learned.clear()
   }
@@ -451,7 +465,7 @@ export class ReadCache {
   get stats(): CacheStats {
     return {
       entries: this.#entries.size,
-      bytes: this.#entries.calculatedSize + this.#learned.calculatedSize,
+      bytes: this.#entries.calculatedSize + this.#learned.calculatedSize + this.#invalidatedBytes,
       paths: this.#byPath.size,
       routes: this.#byRoute.size,
       learnedVary: this.#learned.size,
@@ -475,14 +489,15 @@ export class ReadCache {
 
   #dropPath(path: string, epoch: number): number {
     // re-inserted so that the map stays ordered by epoch, oldest first
-    this.#invalidated.delete(path)
+    if (this.#invalidated.delete(path)) this.#invalidatedBytes -= path.length + RECORD_OVERHEAD_BYTES
     this.#invalidated.set(path, epoch)
-    if (this.#invalidated.size > this.#maxInvalidations) {
+    this.#invalidatedBytes += path.length + RECORD_OVERHEAD_BYTES
+    while (this.#invalidated.size > this.#maxInvalidations || (this.#invalidatedBytes > this.#maxInvalidationBytes && this.#invalidated.size > 1)) {
       const oldest = this.#invalidated.entries().next().value
-      if (oldest !== undefined) {
-        this.#invalidated.delete(oldest[0])
-        this.#forgotten = oldest[1]
-      }
+      if (oldest === undefined) break
+      this.#invalidated.delete(oldest[0])
+      this.#invalidatedBytes -= oldest[0].length + RECORD_OVERHEAD_BYTES
+      this.#forgotten = oldest[1]
     }
     return this.#dropKeys(this.#byPath.get(path))
   }

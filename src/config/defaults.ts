@@ -17,6 +17,7 @@ export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
 export const DEFAULT_QUEUE_SIZE = 10_000
 export const DEFAULT_COMPARE_BODY_BYTES = 1_048_576
 export const DEFAULT_MIRROR_IN_FLIGHT = 256
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 export const DEFAULT_STATE_FILE = '.cutover/state.json'
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
 export const DEFAULT_TOPICS = Object.freeze({

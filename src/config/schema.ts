@@ -159,12 +159,14 @@ export const configSchema = z
         mirrorBodyBytes: z.int().min(0).default(D.DEFAULT_MIRROR_BODY_BYTES),
         compareBodyBytes: z.int().min(0).default(D.DEFAULT_COMPARE_BODY_BYTES),
         mirrorInFlight: z.int().min(1).default(D.DEFAULT_MIRROR_IN_FLIGHT),
+        cacheBytes: z.int().min(65_536, 'must be at least 65536 bytes').default(D.DEFAULT_CACHE_BYTES),
       })
       .default({
         bodyBytes: D.DEFAULT_BODY_BYTES,
         mirrorBodyBytes: D.DEFAULT_MIRROR_BODY_BYTES,
         compareBodyBytes: D.DEFAULT_COMPARE_BODY_BYTES,
         mirrorInFlight: D.DEFAULT_MIRROR_IN_FLIGHT,
+        cacheBytes: D.DEFAULT_CACHE_BYTES,
       }),
     shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(D.DEFAULT_DRAIN_TIMEOUT_MS) }).default({ drainTimeoutMs: D.DEFAULT_DRAIN_TIMEOUT_MS }),
   })

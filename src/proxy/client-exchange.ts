@@ -11,6 +11,7 @@ import type { BodyCollector } from '../compare/captured-response.ts'
 import type { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import type { BreakerTicket } from '../resilience/breaker.ts'
+import { serveEntry, type CacheTap } from './cache-serve.ts'
 
 /** What a mirrored exchange carries besides the client answer. */
 export interface MirrorTap {
@@ -40,6 +41,9 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #status = 0
   #tap: MirrorTap | null = null
   #ticket: BreakerTicket | null = null
+  #cacheTap: CacheTap | null = null
+  /** a write's client-facing path: its cached reads are dropped again once it has an answer */
+  #invalidate: { cache: CacheTap['cache']; path: string } | null = null
   /** For safe methods: resend to the other backend when this one fails before answering. */
   failover: (() => void) | null = null
   #headers: IncomingHttpHeaders | null = null
@@ -59,6 +63,45 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   /** Makes this exchange feed the mirror: the primary's answer is captured (bounded) as it streams. */
   tap(tap: MirrorTap): void {
     this.#tap = tap
+  }
+
+  /** Fills the read cache from this answer (leader of a miss), or serves stale if it fails. */
+  fillCache(tap: CacheTap): void {
+    this.#cacheTap = tap
+  }
+
+  /** Drops the cached reads of `path` again when this write has its answer. */
+  invalidateAfter(cache: CacheTap['cache'], path: string): void {
+    this.#invalidate = { cache, path }
+  }
+
+  /**
+   * The backend failed (5xx, transport error, deadline) and the cache holds an expired copy
+   * inside its stale-if-error window: serve that instead. True when it did.
+   */
+  #serveStale(): boolean {
+    const tap = this.#cacheTap
+    if (tap === null || tap.lookup.entry === null || this.#res.headersSent) return false
+    this.#cacheTap = null
+    tap.fill?.complete(null)
+    tap.counters.stale.inc()
+    this.#done = true
+    this.#clearTimer()
+    const now = performance.now()
+    this.#metrics.record(tap.lookup.entry.status, (now - this.#start) / 1000, now)
+    serveEntry(this.#res, tap.lookup.entry, 'stale', this.#requestId, tap.cache, false)
+    return true
+  }
+
+  #cacheDone(): void {
+    if (this.#invalidate !== null) {
+      this.#invalidate.cache.invalidate(this.#invalidate.path)
+      this.#invalidate = null
+    }
+    const tap = this.#cacheTap
+    if (tap === null) return
+    this.#cacheTap = null
+    tap.fill?.complete(null)
   }
 
   /** The backend's breaker learns this call's outcome. */
@@ -85,10 +128,19 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#clearTimer()
     this.#status = statusCode
     if (this.#ticket !== null) this.#settle(statusCode >= 500 ? new Error(`upstream answered ${statusCode}`) : null)
+    if (this.#cacheTap !== null) {
+      if (statusCode >= 500 && this.#serveStale()) {
+        // the rest of this answer is not wanted
+        controller.abort(new Error('served stale'))
+        return
+      }
+      this.#cacheTap.counters.miss.inc()
+      headers['x-cutover-cache'] = 'miss'
+    }
     stripResponseHeaders(headers)
     headers['x-request-id'] = this.#requestId
     headers['x-cutover-backend'] = this.#backend
-    if (this.#tap !== null) this.#headers = { ...headers }
+    if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }
     this.#res.writeHead(statusCode, headers)
     if (this.#res.writableNeedDrain) controller.pause()
   }
@@ -96,6 +148,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#done) return
     this.#tap?.collector.push(chunk)
+    this.#cacheTap?.collector.push(chunk)
     if (!this.#res.write(chunk)) {
       controller.pause()
       this.#res.once('drain', () => controller.resume())
@@ -106,6 +159,17 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return
     const latencyMs = this.#finish(this.#status)
     this.#res.end()
+    const fill = this.#cacheTap
+    if (fill !== null) {
+      this.#cacheTap = null
+      const { collector } = fill
+      const stored =
+        collector.truncated || this.#headers === null
+          ? null
+          : fill.cache.store(fill.lookup, { method: 'GET', status: this.#status, headers: this.#headers, body: collector.body, backend: this.#backend }).entry
+      fill.fill?.complete(stored)
+    }
+    if (this.#invalidate !== null) this.#cacheDone()
     const tap = this.#tap
     if (tap !== null) {
       tap.job.body = tap.capture === null ? tap.job.body : tap.capture.overflow ? 'overflow' : tap.capture.body
@@ -131,6 +195,11 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#done) return
     this.#settle(err)
+    if (this.#serveStale()) {
+      this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; served stale from cache')
+      return
+    }
+    this.#cacheDone()
     const code = classifyUpstreamError(err)
     if (this.failover !== null && !this.#res.headersSent && code !== 'CUTOVER_UPSTREAM_TIMEOUT') {
       // a safe request (RFC 9110 §9.2.1) that got no answer can go to the other side unchanged
@@ -168,9 +237,15 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   readonly #onDeadline = (): void => {
     this.#timer = null
     if (this.#done) return
-    this.#finish(504)
     this.#settle(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
+    // mark the exchange done before aborting: the abort reports back through onResponseError
+    const stale = this.#serveStale()
+    if (!stale) {
+      this.#cacheDone()
+      this.#finish(504)
+    }
     this.#controller?.abort(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
+    if (stale) return
     this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream deadline passed')
     sendGatewayError(this.#res, 'CUTOVER_UPSTREAM_TIMEOUT', this.#requestId, this.#backend)
     this.#primaryFailed()
@@ -180,6 +255,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return
     // the client went away before the answer was complete: stop the upstream work too
     this.#finish(499)
+    this.#cacheDone()
     this.#ticket?.release()
     this.#ticket = null
     this.#controller?.abort(new Error('client closed the connection'))

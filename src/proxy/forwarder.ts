@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
 import { normalisePath } from '../routing/normalise-path.ts'
-import { chooseCloud, stickyKey, upstreamPath, type RouteTable } from '../routing/route-table.ts'
+import { chooseCloud, stickyKey, upstreamPath, type RouteMatch, type RouteTable } from '../routing/route-table.ts'
 import { BodyCollector } from '../compare/captured-response.ts'
 import { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
@@ -14,7 +14,10 @@ import { BodyLimit } from './body-limit.ts'
 import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
-import type { MetricsTable } from './route-metrics.ts'
+import type { MetricsTable, RouteMetrics } from './route-metrics.ts'
+import { compileCachePolicies, type CachedEntry, type CachePolicy, type ReadCache } from '../cache/read-cache.ts'
+import { CacheCounters, serveEntry, type CacheTap } from './cache-serve.ts'
+import type { Metrics } from '../metrics/metrics.ts'
 import type { Upstream } from './upstreams.ts'
 
 /** Route label for requests no rule matched and that went to the fallback backend. */
@@ -35,6 +38,9 @@ export interface ForwarderOptions {
   readonly mirror: Mirror | null
   /** backends with a `breaker` configured */
   readonly breakers: ReadonlyMap<string, BackendBreaker>
+  /** null when no route configures `cache` */
+  readonly cache: ReadCache | null
+  readonly metricsRegistry: Metrics
 }
 
 /**
@@ -54,6 +60,9 @@ export class Forwarder {
   readonly #log: Logger
   readonly #mirror: Mirror | null
   readonly #breakers: ReadonlyMap<string, BackendBreaker>
+  readonly #cache: ReadCache | null
+  readonly #cachePolicies: ReadonlyMap<string, CachePolicy>
+  readonly #cacheCounters = new Map<string, CacheCounters>()
 
   constructor(opts: ForwarderOptions) {
     this.#table = opts.table
@@ -68,6 +77,9 @@ export class Forwarder {
     this.#log = opts.log
     this.#mirror = opts.mirror
     this.#breakers = opts.breakers
+    this.#cachePolicies = compileCachePolicies(opts.config.routes)
+    this.#cache = opts.cache
+    for (const id of this.#cachePolicies.keys()) this.#cacheCounters.set(id, new CacheCounters(opts.metricsRegistry, id))
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -181,11 +193,64 @@ export class Forwarder {
     } else if (facts.chunked) body = req.pipe(new BodyLimit(this.#bodyLimit))
     else if (facts.contentLength > 0) body = req
 
+    if (job !== null) job.idempotencyKey = idempotencyKey
+    const out: Outgoing = { res, upstream, routeId, requestId, routeMetrics, start, method, path, target, query, headers, body, job, capture, found, cacheTap: null, invalidate: null }
+
+    const cache = this.#cache
+    if (cache !== null) {
+      if (!SAFE_METHODS.has(method)) {
+        // a write drops the cached reads of its resource and collection, now and when it answers
+        cache.invalidate(path)
+        out.invalidate = path
+      } else if (found !== null && (method === 'GET' || method === 'HEAD')) {
+        const policy = this.#cachePolicies.get(routeId)
+        const counters = this.#cacheCounters.get(routeId)
+        if (policy !== undefined && counters !== undefined) {
+          const c = cache.lookup(policy, method, path, query, req.headers)
+          if (c.result === 'hit' && c.entry !== null) {
+            counters.hit.inc()
+            this.#serveCached(out, c.entry)
+            return
+          }
+          if (c.result === 'bypass') counters.bypass.inc()
+          else if (method === 'HEAD') counters.miss.inc()
+          else {
+            const fill = cache.beginFill(c)
+            const tap: CacheTap = { cache, lookup: c, fill: fill.leader ? fill : null, collector: new BodyCollector(cache.maxBodyBytes), counters }
+            out.cacheTap = tap
+            if (!fill.leader) {
+              // another request is already fetching this: share its answer (RFC 9111 §4 allows one fill per key)
+              void fill.wait.then((entry) => {
+                if (entry !== null) {
+                  counters.hit.inc()
+                  this.#serveCached(out, entry)
+                } else this.#send(out)
+              })
+              return
+            }
+          }
+        }
+      }
+    }
+    this.#send(out)
+  }
+
+  #serveCached(out: Outgoing, entry: CachedEntry): void {
+    const cache = this.#cache as ReadCache
+    serveEntry(out.res, entry, 'hit', out.requestId, cache, out.method === 'HEAD')
+    const now = performance.now()
+    this.#metrics.get(out.routeId, entry.backend).record(entry.status, (now - out.start) / 1000, now)
+  }
+
+  /** Streams the request to its upstream through a ClientExchange with whatever taps it needs. */
+  #send(out: Outgoing): void {
+    const { res, upstream, routeId, requestId, routeMetrics, start, method, path, query, headers, body, job, found } = out
     const exchange = new ClientExchange(res, upstream.name, routeId, requestId, routeMetrics, start, upstream.timeoutMs, this.#log)
     if (job !== null && this.#mirror !== null) {
-      job.idempotencyKey = idempotencyKey
-      exchange.tap({ mirror: this.#mirror, job, capture, collector: new BodyCollector(this.#compareBodyLimit) })
+      exchange.tap({ mirror: this.#mirror, job, capture: out.capture, collector: new BodyCollector(this.#compareBodyLimit) })
     }
+    if (out.cacheTap !== null) exchange.fillCache(out.cacheTap)
+    if (out.invalidate !== null && this.#cache !== null) exchange.invalidateAfter(this.#cache, out.invalidate)
     const breaker = this.#breakers.get(upstream.name)
     if (breaker !== undefined) {
       exchange.guard(breaker.ticket())
@@ -205,13 +270,36 @@ export class Forwarder {
         }
       }
     }
-    upstream.pool.dispatch({ method, path: upstream.basePath + target + query, headers, body }, exchange)
+    upstream.pool.dispatch({ method, path: upstream.basePath + out.target + query, headers, body }, exchange)
   }
 
   #allows(upstream: Upstream): boolean {
     const b = this.#breakers.get(upstream.name)
     return b === undefined || b.allows()
   }
+}
+
+/** Everything #send needs about one request, decided by handle(). */
+interface Outgoing {
+  readonly res: ServerResponse
+  readonly upstream: Upstream
+  readonly routeId: string
+  readonly requestId: string
+  readonly routeMetrics: RouteMetrics
+  readonly start: number
+  readonly method: string
+  /** the client-facing, normalised path */
+  readonly path: string
+  /** the path for this upstream (rewrite applied) */
+  readonly target: string
+  readonly query: string
+  readonly headers: string[]
+  readonly body: Readable | null
+  readonly job: MirrorJob | null
+  readonly capture: BodyCapture | null
+  readonly found: RouteMatch | null
+  cacheTap: CacheTap | null
+  invalidate: string | null
 }
 
 function mustGet(upstreams: ReadonlyMap<string, Upstream>, name: string): Upstream {
