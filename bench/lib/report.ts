@@ -1,0 +1,98 @@
+/** Plain-text tables for the terminal; the JSON file has everything else. */
+import type { BenchResult, Comparison, GateResult, ScenarioResult, TargetSummary } from './results.ts'
+
+const LABELS: Readonly<Record<string, string>> = {
+  origin: 'origin direct',
+  bare: 'bare http-proxy',
+  undici: 'undici minimal',
+  cutover: 'cutover',
+}
+
+function fixed(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '—'
+}
+
+function grouped(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—'
+}
+
+function times(n: number): string {
+  return Number.isFinite(n) ? `${n.toFixed(2)}×` : '—'
+}
+
+function pad(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+}
+
+function status(t: TargetSummary): string {
+  if (t.valid) return 'ok'
+  const problems = new Set(t.runs.flatMap((r) => r.problems))
+  return `INVALID (${[...problems].join('; ')})`
+}
+
+/** `[0.91–1.12]`: the lowest and highest per-round ratio. */
+function range(values: readonly number[]): string {
+  const v = values.filter((x) => Number.isFinite(x))
+  if (v.length < 2) return ''
+  return `[${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}]`
+}
+
+function comparisonLine(c: Comparison): string {
+  const name = `${LABELS[c.subject] ?? c.subject} ÷ ${LABELS[c.baseline] ?? c.baseline}`
+  const flag = c.valid ? '' : '   (from an INVALID run)'
+  const used = c.rounds.filter((r) => c.usedRounds.includes(r.round))
+  const cell = (label: string, v: number, per: readonly number[]): string => `${label} ${times(v).padStart(6)} ${range(per).padEnd(11)}`
+  return (
+    `  ${name.padEnd(28)} ${cell('req/s', c.rps, used.map((r) => r.rps))}  ${cell('p99', c.p99, used.map((r) => r.p99))}  ` +
+    `${cell('CPU/req', c.cpuPerReq, used.map((r) => r.cpuPerReq))}  p50 ${times(c.p50)}  ` +
+    `${c.cleanRounds > 0 ? `${c.cleanRounds}/${c.rounds.length} clean rounds` : `no clean round: all ${c.rounds.length}`}${flag}`
+  )
+}
+
+function gateLine(g: GateResult): string {
+  const rule = `req/s ≥ ${g.minRps.toFixed(1)}×, CPU/req ≤ ${g.maxCpu.toFixed(1)}×, p99 ≤ ${g.maxP99.toFixed(1)}×`
+  return `  gate ${g.subject} vs ${g.baseline} (${rule}): ${g.pass ? 'PASS' : `FAIL — ${g.failures.join(', ')}`}`
+}
+
+export function scenarioTable(s: ScenarioResult, rounds: number): string {
+  const header = ['target', 'req/s', '±rounds', 'p50 ms', 'p99 ms', 'CPU µs/req', ...(s.showSplit ? ['cloud %'] : []), 'clean', 'other load', 'status']
+  const rows = s.targets.map((t) => [
+    LABELS[t.id] ?? t.id,
+    grouped(t.median.rps),
+    `${fixed(t.rpsSpread * 100, 0)}%`,
+    fixed(t.median.p50Ms, 2),
+    fixed(t.median.p99Ms, 2),
+    fixed(t.median.cpuPerReq, 1),
+    ...(s.showSplit ? [fixed(t.median.cloudShare * 100, 1)] : []),
+    `${t.cleanRuns}/${t.runs.length}`,
+    `${fixed(t.median.otherCores, 2)} cores`,
+    status(t),
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === r.length - 1 ? 0 : (r[i] ?? '').length))))
+  const lines = [
+    `== ${s.name}: ${s.title}`,
+    `   ${s.request.method} ${s.request.path} — medians of ${rounds} round(s), noisy runs left out when a clean one exists; CPU = the target process alone`,
+    pad(header, widths),
+    ...rows.map((r) => pad(r, widths)),
+    ...s.comparisons.map(comparisonLine),
+  ]
+  if (s.gate !== null) lines.push(gateLine(s.gate))
+  return lines.join('\n')
+}
+
+export function summary(result: BenchResult): string {
+  const { settings } = result
+  const head =
+    `cutover bench — ${result.machine.cpus} × ${result.machine.cpuModel}, node ${result.machine.node}, ` +
+    `${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.duration} s × ${settings.rounds} rounds ` +
+    `(warm-up ${settings.warmup} s, then ${settings.rewarm} s), ` +
+    `wall ${result.wallSeconds.toFixed(0)} s\n` +
+    `code: ${result.commit ?? 'unknown commit'}${result.uncommitted.length > 0 ? ` + uncommitted ${result.uncommitted.join(', ')}` : ' (clean)'}`
+  const ranges =
+    'ratios: the median over rounds of (subject ÷ baseline within the round), counting only rounds where neither run was noisy ' +
+    'when there is one; [a–b] is the lowest and highest of those per-round ratios.'
+  const noise =
+    'noise on this box: ratios within ~10 % (req/s, p99) or ~15 % (CPU/req) of 1.00× are not a difference.\n' +
+    "'other load' = cores used by processes outside the bench during the run; runs above 0.25 are 'noisy' and left out of a row's medians unless none is clean ('clean' column)."
+  return [head, ...result.scenarios.map((s) => scenarioTable(s, settings.rounds)), `${ranges}\n${noise}`].join('\n\n')
+}

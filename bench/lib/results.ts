@@ -1,0 +1,107 @@
+/** The shape of bench/results/latest.json. */
+import type { Gate, RequestSpec, TargetKind } from '../scenarios/types.ts'
+import type { BenchSettings } from './settings.ts'
+import type { LoadResult } from './load.ts'
+
+export interface RunRecord {
+  readonly round: number
+  /** Position within its round (targets alternate direction each round). */
+  readonly position: number
+  readonly load: LoadResult
+  /** CPU time of the target's own process during the measured run, µs. */
+  readonly cpuMicros: number
+  readonly cpuPerReq: number
+  /** Both origins' CPU per upstream request (for the origin target: the same process as cpuPerReq). */
+  readonly originCpuPerReq: number
+  /** This process (autocannon) CPU per request: the load generator shares the 2 cores. */
+  readonly loadgenCpuPerReq: number
+  /** Requests each origin saw during the measured run. */
+  readonly upstream: { readonly legacy: number; readonly cloud: number }
+  /** Cores' worth of CPU used by processes outside the bench during the run (null off Linux). */
+  readonly otherCores: number | null
+  /** otherCores above the threshold: left out of the medians when the target has a clean run. */
+  readonly noisy: boolean
+  readonly warmup: { readonly requests: number; readonly non2xx: number; readonly errors: number } | null
+  readonly valid: boolean
+  readonly problems: readonly string[]
+}
+
+export interface TargetSummary {
+  readonly id: string
+  readonly kind: TargetKind
+  readonly process: string
+  readonly pid: number | undefined
+  readonly runs: readonly RunRecord[]
+  /** Medians over the clean runs (all runs when none was clean). */
+  readonly median: {
+    readonly rps: number
+    readonly p50Ms: number
+    readonly p99Ms: number
+    readonly cpuPerReq: number
+    readonly originCpuPerReq: number
+    readonly loadgenCpuPerReq: number
+    /** Share of upstream requests the cloud origin served, 0..1. */
+    readonly cloudShare: number
+    readonly otherCores: number
+  }
+  /** (max − min) ÷ median of req/s across rounds. */
+  readonly rpsSpread: number
+  readonly cpuSpread: number
+  /** Runs without noticeable outside load; the medians use only these when there is one. */
+  readonly cleanRuns: number
+  readonly usedRounds: readonly number[]
+  readonly valid: boolean
+}
+
+/** subject ÷ baseline within one round. */
+export interface RoundRatio {
+  readonly round: number
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly cpuPerReq: number
+  /** Either run was noisy. */
+  readonly noisy: boolean
+}
+
+/** subject ÷ baseline round by round, and the median of those over the clean rounds. */
+export interface Comparison {
+  readonly subject: string
+  readonly baseline: string
+  readonly rounds: readonly RoundRatio[]
+  /** Rounds the medians below are taken over: those where neither run was noisy, else all. */
+  readonly usedRounds: readonly number[]
+  readonly cleanRounds: number
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly cpuPerReq: number
+  readonly valid: boolean
+}
+
+export interface GateResult extends Gate {
+  readonly pass: boolean
+  readonly failures: readonly string[]
+}
+
+export interface ScenarioResult {
+  readonly name: string
+  readonly title: string
+  readonly request: RequestSpec
+  readonly showSplit: boolean
+  readonly targets: readonly TargetSummary[]
+  readonly comparisons: readonly Comparison[]
+  readonly gate: GateResult | null
+}
+
+export interface BenchResult {
+  readonly startedAt: string
+  readonly finishedAt: string
+  readonly wallSeconds: number
+  readonly machine: { readonly node: string; readonly platform: string; readonly cpus: number; readonly cpuModel: string; readonly loadavg: readonly number[] }
+  readonly commit: string | null
+  /** Files under src/ (and the package manifests) that differed from HEAD when the run started. */
+  readonly uncommitted: readonly string[]
+  readonly settings: BenchSettings
+  readonly scenarios: readonly ScenarioResult[]
+}
