@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
 import { CutoverError } from './errors.ts'
-import { startGateway } from './gateway.ts'
+import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
 import { replay } from './publish/replay.ts'
@@ -69,6 +69,7 @@ program
   .action(async (opts: { config: string }) => {
     try {
       const config = await loadConfig(opts.config)
+      checkAdminExposure(config)
       process.stdout.write(`${opts.config}: ok (${Object.keys(config.backends).length} backends, ${config.routes.length} routes)\n`)
     } catch (err) {
       fail(err)

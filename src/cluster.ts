@@ -80,7 +80,10 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
 
   cluster.on('message', (worker, msg: unknown) => {
     if (!isMessage<ToPrimary>(msg)) return
-    if (msg.type === 'cutover:hello') send(worker, { type: 'cutover:state', routes: store.snapshot() })
+    if (msg.type === 'cutover:hello') {
+      // a worker that was still loading when the drain began missed the drain message
+      send(worker, draining ? { type: 'cutover:drain' } : { type: 'cutover:state', routes: store.snapshot() })
+    }
     else if (msg.type === 'cutover:listening') {
       listening.add(worker.id)
       log.info({ worker: worker.id, workerPid: worker.process.pid, url: msg.url }, 'worker listening')
@@ -208,6 +211,17 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
   }
 
   let ready: DataPlaneHandle | null = null
+  /** a drain can arrive before this worker has started: then it never starts listening */
+  let closing = false
+  async function drain(): Promise<void> {
+    if (closing) return
+    closing = true
+    if (ready !== null) await ready.close()
+    process.exit(0)
+  }
+  // the primary coordinates shutdown; a signal sent to a worker alone drains just that worker
+  process.once('SIGTERM', () => void drain())
+  process.once('SIGINT', () => undefined)
   const answer = async (q: Query): Promise<unknown> => {
     if (q.what === 'stats') return routeStats(metrics)
     if (q.what === 'diffs') return ready?.diffs.recent(q.route, q.limit) ?? []
@@ -252,16 +266,10 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
   data.guards.start((trip) =>
     reply({ type: 'cutover:guard-trip', route: trip.route, to: trip.to, reason: trip.verdict.reason, detail: `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}` }),
   )
-  let closing = false
-  async function drain(): Promise<void> {
-    if (closing) return
-    closing = true
+  if (closing) {
     await data.close()
     process.exit(0)
   }
-  // the primary coordinates shutdown; a signal sent to a worker alone drains just that worker
-  process.once('SIGTERM', () => void drain())
-  process.once('SIGINT', () => undefined)
   const url = await data.listen()
   reply({ type: 'cutover:listening', url })
 }

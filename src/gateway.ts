@@ -95,7 +95,8 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   for (const route of table.routes) metrics.routeWeight.labels(route.id).set(route.state.weight)
   const cache = config.routes.some((r) => r.cache !== undefined) ? new ReadCache({ maxBytes: config.limits.cacheBytes }) : null
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
-  const app = createDataPlane({ forwarder, log })
+  const draining = { value: false }
+  const app = createDataPlane({ forwarder, log, draining })
   return {
     app,
     metrics,
@@ -114,6 +115,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       return urlOf(app)
     },
     async close() {
+      draining.value = true
       const timer = setTimeout(() => {
         log.warn({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'drain timeout: closing the connections still open')
         app.server.closeAllConnections()

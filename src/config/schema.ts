@@ -119,8 +119,13 @@ const routeSchema = z.strictObject({
 export const configSchema = z
   .strictObject({
     listen: z
-      .strictObject({ host: z.string().default(D.DEFAULT_LISTEN_HOST), port: port.default(D.DEFAULT_LISTEN_PORT) })
-      .default({ host: D.DEFAULT_LISTEN_HOST, port: D.DEFAULT_LISTEN_PORT }),
+      .strictObject({
+        host: z.string().default(D.DEFAULT_LISTEN_HOST),
+        port: port.default(D.DEFAULT_LISTEN_PORT),
+        /** keep X-Forwarded-Proto/Host set by a load balancer in front of the gateway */
+        trustProxy: z.boolean().default(false),
+      })
+      .default({ host: D.DEFAULT_LISTEN_HOST, port: D.DEFAULT_LISTEN_PORT, trustProxy: false }),
     admin: z
       .strictObject({
         host: z.string().default(D.DEFAULT_ADMIN_HOST),

@@ -64,7 +64,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   const routeInfo = new Map(opts.routes.map((r) => [r.id, r]))
 
   app.addHook('onRequest', async (request, reply) => {
-    if (auth === null || OPEN_PATHS.has(request.url)) return
+    if (auth === null || OPEN_PATHS.has(request.url.split('?', 1)[0] as string)) return
     if (!auth.check(request.headers.authorization)) {
       reply.header('www-authenticate', 'Bearer realm="cutover"')
       return sendError(reply, 'CUTOVER_UNAUTHORIZED')

@@ -8,6 +8,8 @@ import type { Forwarder } from './forwarder.ts'
 export interface DataPlaneOptions {
   readonly forwarder: Forwarder
   readonly log: Logger
+  /** set to true when a drain starts */
+  readonly draining: { value: boolean }
 }
 
 const CLIENT_ERROR_RESPONSE = (() => {
@@ -23,12 +25,13 @@ const CLIENT_ERROR_RESPONSE = (() => {
  * specific match instead.
  */
 export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
-  const { forwarder } = opts
+  const { forwarder, draining } = opts
   const app = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // requests that arrive on kept-alive connections during a drain get CUTOVER_DRAINING below
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestIdHeader: false,
     // malformed HTTP never reaches a handler: answer it in the gateway's error shape
@@ -51,6 +54,10 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
     url: '/*',
     handler(request, reply) {
       reply.hijack()
+      if (draining.value) {
+        sendGatewayError(reply.raw, 'CUTOVER_DRAINING', typeof request.headers['x-request-id'] === 'string' ? request.headers['x-request-id'] : undefined, undefined, true)
+        return
+      }
       forwarder.handle(request.raw, reply.raw)
     },
   })

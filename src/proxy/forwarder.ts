@@ -61,6 +61,8 @@ export class Forwarder {
   readonly #mirror: Mirror | null
   readonly #breakers: ReadonlyMap<string, BackendBreaker>
   readonly #cache: ReadCache | null
+  /** keep X-Forwarded-Proto/Host from the client (a load balancer in front of us) */
+  readonly #trustProxy: boolean
   readonly #cachePolicies: ReadonlyMap<string, CachePolicy>
   readonly #cacheCounters = new Map<string, CacheCounters>()
 
@@ -77,6 +79,7 @@ export class Forwarder {
     this.#log = opts.log
     this.#mirror = opts.mirror
     this.#breakers = opts.breakers
+    this.#trustProxy = opts.config.listen.trustProxy
     this.#cachePolicies = compileCachePolicies(opts.config.routes)
     this.#cache = opts.cache
     for (const id of this.#cachePolicies.keys()) this.#cacheCounters.set(id, new CacheCounters(opts.metricsRegistry, id))
@@ -91,7 +94,16 @@ export class Forwarder {
     const query = q < 0 ? '' : url.slice(q)
 
     const headers: string[] = []
-    const facts: ClientHeaderFacts = { requestId: undefined, idempotencyKey: undefined, forwardedFor: undefined, host: undefined, contentLength: 0, chunked: false }
+    const facts: ClientHeaderFacts = {
+      requestId: undefined,
+      idempotencyKey: undefined,
+      forwardedFor: undefined,
+      forwardedProto: undefined,
+      forwardedHost: undefined,
+      host: undefined,
+      contentLength: 0,
+      chunked: false,
+    }
     copyRequestHeaders(req.rawHeaders, headers, facts)
     const requestId = facts.requestId ?? randomUUID()
 
@@ -173,9 +185,10 @@ export class Forwarder {
       'x-forwarded-for',
       facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`,
       'x-forwarded-proto',
-      (req.socket as TLSSocket).encrypted === true ? 'https' : 'http',
+      (this.#trustProxy ? facts.forwardedProto : undefined) ?? ((req.socket as TLSSocket).encrypted === true ? 'https' : 'http'),
     )
-    if (facts.host !== undefined) headers.push('x-forwarded-host', facts.host)
+    const forwardedHost = (this.#trustProxy ? facts.forwardedHost : undefined) ?? facts.host
+    if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
     const idempotencyKey = facts.idempotencyKey ?? (SAFE_METHODS.has(method) ? undefined : randomUUID())
     if (idempotencyKey !== undefined) headers.push('idempotency-key', idempotencyKey)
 

@@ -31,6 +31,8 @@ export interface ClientHeaderFacts {
   requestId: string | undefined
   idempotencyKey: string | undefined
   forwardedFor: string | undefined
+  forwardedProto: string | undefined
+  forwardedHost: string | undefined
   host: string | undefined
   contentLength: number
   chunked: boolean
@@ -71,6 +73,12 @@ export function copyRequestHeaders(raw: readonly string[], out: string[], facts:
           break
         case 'x-forwarded-for':
           facts.forwardedFor = facts.forwardedFor === undefined ? value : `${facts.forwardedFor}, ${value}`
+          break
+        case 'x-forwarded-proto':
+          facts.forwardedProto ??= value
+          break
+        case 'x-forwarded-host':
+          facts.forwardedHost ??= value
           break
         case 'host':
           facts.host = value

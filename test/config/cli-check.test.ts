@@ -43,6 +43,12 @@ describe('cutover check', () => {
     expect(yaml.output()).toContain("unsupported config type '.yaml'")
   })
 
+  it('refuses an admin API beyond loopback without a token, as start would', async () => {
+    const run = runCli(['check', '--config', writeConfig({ ...good, admin: { host: '0.0.0.0' } })])
+    expect(await run.exited).toBe(1)
+    expect(run.output()).toContain('admin.token: is required when admin.host (0.0.0.0) is not a loopback address')
+  })
+
   it('refuses to start on a bad config: nothing half-configured listens', async () => {
     const run = runCli(['start', '--config', writeConfig({ ...good, routes: [{ id: 'a', path: 'x' }] })])
     expect(await run.exited).toBe(1)

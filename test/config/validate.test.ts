@@ -17,7 +17,7 @@ function problems(input: unknown): string[] {
 describe('config validation', () => {
   it('fills defaults and freezes the result', () => {
     const cfg = validateConfig({ backends, routes: [{ id: 'a', path: '/a' }] })
-    expect(cfg.listen).toEqual({ host: '0.0.0.0', port: 8080 })
+    expect(cfg.listen).toEqual({ host: '0.0.0.0', port: 8080, trustProxy: false })
     expect(cfg.routes[0]).toMatchObject({ weight: 0, mirror: 'writes', readSample: 1 })
     expect(cfg.fallback).toBe('legacy')
     expect(Object.isFrozen(cfg.routes[0])).toBe(true)

@@ -63,3 +63,17 @@ describe('--workers 2', () => {
     expect(await run.exited).toBe(0)
   })
 })
+
+describe('--workers 2, SIGTERM while workers are starting', () => {
+  it('exits 0 without workers that outlive the drain', async () => {
+    const port = await deadPort()
+    const adminPort = await deadPort()
+    const cfg = testConfig(legacy.url, cloud.url, { listen: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: adminPort, token: TOKEN } })
+    const run = runCli(['start', '--config', writeConfig(cfg), '--workers', '2'])
+    await run.waitFor('admin API listening')
+    run.child.kill('SIGTERM')
+    const code = await Promise.race([run.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 20_000))])
+    if (code === 'still running') run.child.kill('SIGKILL')
+    expect(code).toBe(0)
+  })
+})

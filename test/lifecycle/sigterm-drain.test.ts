@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, TOKEN, testConfig } from '../support/gateway.ts'
 import { runCli, until, writeConfig } from '../support/cli.ts'
@@ -34,12 +35,26 @@ describe('SIGTERM', () => {
     const inflight = Array.from({ length: 5 }, (_, i) => call(`${base}/work/${i}`))
     await until(() => slow.requests.length === 5, 10_000, 'the origin to hold 5 requests')
 
+    // a kept-alive connection opened before the drain, used during it
+    const socket = connect(port, '127.0.0.1')
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    let raw = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (c: string) => (raw += c))
+    const lateOnOpenConnection = new Promise<{ raw: string; body: string }>((resolve) => socket.on('close', () => resolve({ raw, body: raw.slice(raw.indexOf('\r\n\r\n') + 4) })))
+
     run.child.kill('SIGTERM')
     await run.waitFor('draining')
     await until(async () => (await call(`${adminBase}/readyz`)).status === 503, 5_000, '/readyz to turn false')
+    socket.write('GET /late-on-open HTTP/1.1\r\nHost: a\r\n\r\n')
     expect((await call(`${adminBase}/readyz`)).json()).toEqual({ ready: false })
     // new connections are no longer accepted while the old requests finish
     await expect(call(`${base}/late`)).rejects.toThrow()
+    // a request on a connection that was already open gets the gateway's own 503
+    const late = await lateOnOpenConnection
+    expect(late.raw).toMatch(/^HTTP\/1\.1 503/)
+    expect(late.raw.toLowerCase()).toContain('retry-after: 5')
+    expect(late.body).toContain('"code":"CUTOVER_DRAINING"')
 
     release?.()
     const answers = await Promise.all(inflight)

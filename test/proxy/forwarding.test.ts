@@ -61,6 +61,20 @@ describe('forwarding', () => {
     expect(h.host).toBe(`127.0.0.1:${legacy.port}`)
   })
 
+  it('replaces X-Forwarded-Proto/Host from an untrusted client, keeps them with listen.trustProxy', async () => {
+    await call(`${gw.dataUrl}/api/orders/8`, { method: 'PUT', body: 'x', headers: { host: 'edge', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' } })
+    expect(last(legacy).headers['x-forwarded-proto']).toBe('http')
+    expect(last(legacy).headers['x-forwarded-host']).toBe('edge')
+    const trusting = await gatewayFor(testConfig(legacy.url, cloud.url, { listen: { host: '127.0.0.1', port: 0, trustProxy: true } }))
+    try {
+      await call(`${trusting.dataUrl}/x`, { headers: { host: 'edge', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' } })
+      expect(last(legacy).headers['x-forwarded-proto']).toBe('https')
+      expect(last(legacy).headers['x-forwarded-host']).toBe('shop.example')
+    } finally {
+      await trusting.close()
+    }
+  })
+
   it('generates a request id for every request and an Idempotency-Key for writes only', async () => {
     const w = await call(`${gw.dataUrl}/api/orders/1`, { method: 'DELETE' })
     const sentW = last(legacy).headers

@@ -21,8 +21,22 @@ export interface Collected<T> {
   stop(): Promise<void>
 }
 
-/** Reads a topic from the beginning into an array, until stop(). */
+/**
+ * Reads a topic from the beginning into an array, until stop(). A fresh topic's metadata can lag
+ * its creation on a busy broker ("does not host this topic-partition"): setup is retried.
+ */
 export async function collect<T = unknown>(topic: string, brokerList: string[] = brokers()): Promise<Collected<T>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await collectOnce<T>(topic, brokerList)
+    } catch (err) {
+      if (attempt >= 5) throw err
+      await new Promise((r) => setTimeout(r, 200 * attempt))
+    }
+  }
+}
+
+async function collectOnce<T>(topic: string, brokerList: string[]): Promise<Collected<T>> {
   const kafka = new Kafka({ clientId: 'cutover-test-reader', brokers: brokerList, logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect()
@@ -33,8 +47,13 @@ export async function collect<T = unknown>(topic: string, brokerList: string[] =
   }
   const consumer: Consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, maxWaitTimeInMs: 100 })
   const messages: { key: string; value: T }[] = []
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
+  try {
+    await consumer.connect()
+    await consumer.subscribe({ topic, fromBeginning: true })
+  } catch (err) {
+    await consumer.disconnect().catch(() => undefined)
+    throw err
+  }
   await consumer.run({
     eachMessage: async ({ message }) => {
       messages.push({ key: message.key?.toString() ?? '', value: JSON.parse(message.value?.toString() ?? 'null') as T })

@@ -5,7 +5,7 @@ import type { Reporter, TestModule } from 'vitest/node'
  * summary, so that tools which read only a run's last line see the counts.
  */
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(modules: readonly TestModule[]): void {
+  onTestRunEnd(modules: readonly TestModule[], unhandledErrors: readonly unknown[]): void {
     let passed = 0
     let failed = 0
     let skipped = 0
@@ -16,8 +16,10 @@ export default class SummaryReporter implements Reporter {
         else if (state === 'failed') failed++
         else skipped++
       }
-      if (m.state() === 'failed' && [...m.children.allTests()].length === 0) failed++
+      // a file that failed outside its tests (setup, hooks, import) counts as one failure
+      if (m.state() === 'failed' && ![...m.children.allTests()].some((t) => t.result().state === 'failed')) failed++
     }
+    failed += unhandledErrors.length
     process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`)
   }
 }
