@@ -6,13 +6,18 @@
  *   node --import tsx bench/cutover.ts --legacy URL --cloud URL [--weight 0] [--port 0]
  *   node --import tsx bench/cutover.ts --legacy URL --cloud URL --routes '[{"id":"pass",…}]'
  * Without --routes: one route `/api/*` for GET and POST at --weight, mirror off.
+ * Without Kafka, diff and replay events go to the spool: a fresh temporary folder, removed on exit,
+ * unless --spool DIR names one to keep (route state is not persisted either way).
  * Profile it: node --cpu-prof --import tsx bench/cutover.ts … (stop with Ctrl-C / SIGTERM).
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import type { CutoverConfigInput } from '../src/config/schema.ts'
 import { validateConfig } from '../src/config/validate.ts'
-import { startGateway } from '../src/gateway.ts'
+import { startGateway, type Gateway } from '../src/gateway.ts'
 import { serveChild } from './lib/child.ts'
 import { UPSTREAM_POOL } from './lib/pool-options.ts'
 
@@ -24,6 +29,7 @@ const { values } = parseArgs({
     cloud: { type: 'string' },
     routes: { type: 'string' },
     weight: { type: 'string', default: '0' },
+    spool: { type: 'string' },
     port: { type: 'string', default: '0' },
   },
   strict: true,
@@ -36,6 +42,22 @@ const routes: RoutesInput =
     ? (JSON.parse(values.routes) as RoutesInput)
     : [{ id: 'pass', methods: ['GET', 'POST'], path: '/api/*', weight: Number(values.weight), mirror: 'off' }]
 
+// never the working tree's .cutover/: others' runs leave events there, and the spool reads them at start
+const scratch = values.spool === undefined ? mkdtempSync(join(tmpdir(), 'cutover-bench-')) : null
+const spoolDir = values.spool ?? join(scratch as string, 'spool')
+if (scratch !== null) process.once('exit', () => rmSync(scratch, { recursive: true, force: true }))
+
+/** Mirror outcomes and cache results, summed over routes: `mirror.match`, `cache.hit`, … */
+async function counters(gw: Gateway): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  const add = (key: string, value: number): void => {
+    out[key] = (out[key] ?? 0) + value
+  }
+  for (const v of (await gw.metrics.mirror.get()).values) add(`mirror.${String(v.labels.outcome)}`, v.value)
+  for (const v of (await gw.metrics.cache.get()).values) add(`cache.${String(v.labels.result)}`, v.value)
+  return out
+}
+
 await serveChild('cutover', async () => {
   // validateConfig checks what JSON.parse could not: the routes' shape, ranges and unknown keys
   const config = validateConfig({
@@ -47,7 +69,13 @@ await serveChild('cutover', async () => {
     },
     routes,
     fallback: 'legacy',
+    spool: { dir: spoolDir },
+    state: { file: join(scratch ?? spoolDir, 'state.json') },
   } satisfies CutoverConfigInput)
   const gw = await startGateway(config, { persistState: false, log: pino({ level: 'warn' }) })
-  return { url: gw.dataUrl, close: () => gw.close() }
+  return {
+    url: gw.dataUrl,
+    counters: () => counters(gw),
+    close: () => gw.close(),
+  }
 })

@@ -4,6 +4,8 @@
  *   GET  → a fixed ~1 KB JSON document (content-length set, so no chunking)
  *   POST (any other method with a body) → reads the body, answers a small JSON receipt
  *   `?delay=MS` (or --delay / ORIGIN_DELAY_MS for every request) → answers after MS milliseconds
+ *   `?same=1` → the body leaves out the origin's name, so legacy and cloud answer byte-identical
+ *   JSON (a mirrored exchange compares equal); the `x-origin` header still names the origin
  *
  * Usage: node --import tsx bench/origin.ts [--name legacy] [--port 0] [--delay 0]
  */
@@ -24,45 +26,57 @@ const { values } = parseArgs({
 const name = values.name
 const defaultDelay = nonNegativeInt(values.delay, '--delay')
 
-/** ~1 KB of JSON shaped like an API answer; built once, sent as-is. */
-function makeDocument(origin: string): Buffer {
+/** ~1 KB of JSON shaped like an API answer; built once, sent as-is. Without a name: `?same=1`. */
+function makeDocument(origin: string | undefined): Buffer {
   const items = Array.from({ length: 8 }, (_, i) => ({ sku: `SKU-${1000 + i}`, qty: i + 1, price: 9.99 + i, title: `Item number ${i} of the order` }))
   return Buffer.from(JSON.stringify({ id: 'A-1042', origin, status: 'shipped', customer: { id: 'C-77', tier: 'gold' }, items, updatedAt: '2024-01-01T00:00:00.000Z' }))
 }
 
 const DOCUMENT = makeDocument(name)
-const GET_HEADERS = { 'content-type': 'application/json', 'content-length': DOCUMENT.length, 'x-origin': name }
+const DOCUMENT_SAME = makeDocument(undefined)
+const getHeaders = (doc: Buffer): Record<string, string | number> => ({ 'content-type': 'application/json', 'content-length': doc.length, 'x-origin': name })
+const GET_HEADERS = getHeaders(DOCUMENT)
+const GET_HEADERS_SAME = getHeaders(DOCUMENT_SAME)
 
 let served = 0
 
-function delayOf(url: string): number {
-  const q = url.indexOf('?')
-  if (q < 0) return defaultDelay
-  const v = new URLSearchParams(url.slice(q + 1)).get('delay')
-  return v === null ? defaultDelay : nonNegativeInt(v, 'delay')
+interface Query {
+  readonly delay: number
+  /** leave the origin's name out of the body */
+  readonly same: boolean
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, received: number): void {
+const NO_QUERY: Query = { delay: defaultDelay, same: false }
+
+function queryOf(url: string): Query {
+  const q = url.indexOf('?')
+  if (q < 0) return NO_QUERY
+  const params = new URLSearchParams(url.slice(q + 1))
+  const delay = params.get('delay')
+  return { delay: delay === null ? defaultDelay : nonNegativeInt(delay, 'delay'), same: params.get('same') === '1' }
+}
+
+function answer(req: IncomingMessage, res: ServerResponse, received: number, same: boolean): void {
   served++
   if (req.method === 'GET' || req.method === 'HEAD') {
-    res.writeHead(200, GET_HEADERS)
-    res.end(req.method === 'HEAD' ? undefined : DOCUMENT)
+    res.writeHead(200, same ? GET_HEADERS_SAME : GET_HEADERS)
+    res.end(req.method === 'HEAD' ? undefined : same ? DOCUMENT_SAME : DOCUMENT)
     return
   }
-  const body = `{"ok":true,"origin":"${name}","received":${received}}`
+  const body = same ? `{"ok":true,"received":${received}}` : `{"ok":true,"origin":"${name}","received":${received}}`
   res.writeHead(req.method === 'POST' ? 201 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-origin': name })
   res.end(body)
 }
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
-  const delay = req.url === undefined ? defaultDelay : delayOf(req.url)
+  const { delay, same } = req.url === undefined ? NO_QUERY : queryOf(req.url)
   let received = 0
   req.on('data', (chunk: Buffer) => {
     received += chunk.length
   })
   req.on('end', () => {
-    if (delay > 0) setTimeout(answer, delay, req, res, received)
-    else answer(req, res, received)
+    if (delay > 0) setTimeout(answer, delay, req, res, received, same)
+    else answer(req, res, received, same)
   })
 }
 

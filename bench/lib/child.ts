@@ -11,12 +11,14 @@ export type ParentMessage = { readonly type: 'stats'; readonly id: number } | { 
 /** Child → parent. */
 export type ChildMessage =
   | { readonly type: 'ready'; readonly url: string }
-  | { readonly type: 'stats'; readonly id: number; readonly cpuMicros: number; readonly requests: number }
+  | { readonly type: 'stats'; readonly id: number; readonly cpuMicros: number; readonly requests: number; readonly counters: Readonly<Record<string, number>> }
 
 export interface RunningTarget {
   readonly url: string
   /** Requests this process has answered itself (origins count; proxies report 0). */
   requests?(): number
+  /** Running totals the target keeps itself (Cutover: mirror outcomes, cache results), by name. */
+  counters?(): Promise<Record<string, number>>
   close(): Promise<void>
 }
 
@@ -56,9 +58,19 @@ export async function serveChild(name: string, start: () => Promise<RunningTarge
       void stop()
       return
     }
+    // CPU first: reading the counters (async for Cutover's prom-client) is the bench's doing
     const cpu = process.cpuUsage()
-    const reply: ChildMessage = { type: 'stats', id: m.id, cpuMicros: cpu.user + cpu.system, requests: target.requests?.() ?? 0 }
-    send(reply)
+    const requests = target.requests?.() ?? 0
+    const counters = target.counters?.() ?? Promise.resolve({})
+    void counters
+      .catch((err: unknown) => {
+        process.stderr.write(`${name}: could not read counters: ${String(err)}\n`)
+        return {}
+      })
+      .then((c) => {
+        const reply: ChildMessage = { type: 'stats', id: m.id, cpuMicros: cpu.user + cpu.system, requests, counters: c }
+        send(reply)
+      })
   })
   process.once('disconnect', () => void stop())
   const ready: ChildMessage = { type: 'ready', url: target.url }

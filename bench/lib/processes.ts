@@ -18,6 +18,8 @@ export interface ChildStats {
   /** User + system CPU time of the whole process since it started, µs. */
   readonly cpuMicros: number
   readonly requests: number
+  /** The target's own running totals (see RunningTarget.counters), by name; {} when it keeps none. */
+  readonly counters: Readonly<Record<string, number>>
 }
 
 function isChildMessage(m: unknown): m is ChildMessage {
@@ -42,7 +44,7 @@ export class BenchProcess {
       if (!isChildMessage(m) || m.type !== 'stats') return
       const resolve = this.#pending.get(m.id)
       this.#pending.delete(m.id)
-      resolve?.({ cpuMicros: m.cpuMicros, requests: m.requests })
+      resolve?.({ cpuMicros: m.cpuMicros, requests: m.requests, counters: m.counters })
     })
     child.once('exit', () => {
       this.#exited = true

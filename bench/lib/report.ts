@@ -6,6 +6,10 @@ const LABELS: Readonly<Record<string, string>> = {
   bare: 'bare http-proxy',
   undici: 'undici minimal',
   cutover: 'cutover',
+  'mirror-off': 'cutover mirror off',
+  'mirror-on': 'cutover mirror writes',
+  uncached: 'cutover uncached',
+  cached: 'cutover cached',
 }
 
 function fixed(n: number, digits: number): string {
@@ -50,8 +54,41 @@ function comparisonLine(c: Comparison): string {
 }
 
 function gateLine(g: GateResult): string {
-  const rule = `req/s ≥ ${g.minRps.toFixed(1)}×, CPU/req ≤ ${g.maxCpu.toFixed(1)}×, p99 ≤ ${g.maxP99.toFixed(1)}×`
+  const rule = [
+    g.minRps === undefined ? null : `req/s ≥ ${g.minRps.toFixed(1)}×`,
+    g.maxCpu === undefined ? null : `CPU/req ≤ ${g.maxCpu.toFixed(1)}×`,
+    g.maxP99 === undefined ? null : `p99 ≤ ${g.maxP99.toFixed(1)}×`,
+  ]
+    .filter((r) => r !== null)
+    .join(', ')
   return `  gate ${g.subject} vs ${g.baseline} (${rule}): ${g.pass ? 'PASS' : `FAIL — ${g.failures.join(', ')}`}`
+}
+
+/**
+ * `  cutover mirror writes  60,123 responses → legacy 60,123, cloud 60,120 (99.99 %) · mirror match 60,120, …`
+ * over all the target's measured runs. A counter group (mirror, cache) shows when any of it moved.
+ */
+function upstreamLine(t: TargetSummary, width: number): string {
+  const { responses, legacy, cloud, counters } = t.totals
+  const share = legacy > 0 ? ` (${fixed((cloud / legacy) * 100, 2)} % of legacy)` : ''
+  // a handful (a cache's fills): say which runs they fell in
+  const perRun = legacy + cloud < 10 * t.runs.length ? ` (per run: ${t.runs.map((r) => r.upstream.legacy + r.upstream.cloud).join(', ')})` : ''
+  const groups = new Map<string, [string, number][]>()
+  for (const [key, v] of Object.entries(counters).sort(([a], [b]) => a.localeCompare(b))) {
+    const dot = key.indexOf('.')
+    const group = key.slice(0, dot)
+    groups.set(group, [...(groups.get(group) ?? []), [key.slice(dot + 1), v]])
+  }
+  const moved = [...groups].filter(([, values]) => values.some(([, v]) => v !== 0))
+  return (
+    `  ${(LABELS[t.id] ?? t.id).padEnd(width)}  ${grouped(responses)} responses → legacy ${grouped(legacy)}, cloud ${grouped(cloud)}${share}${perRun}` +
+    moved.map(([group, values]) => ` · ${group} ${values.map(([name, v]) => `${name} ${grouped(v)}`).join(', ')}`).join('')
+  )
+}
+
+function upstreamLines(s: ScenarioResult): string[] {
+  const width = Math.max(...s.targets.map((t) => (LABELS[t.id] ?? t.id).length))
+  return ['  upstream, summed over all measured runs (origins\' own counts; Cutover\'s own counters):', ...s.targets.map((t) => upstreamLine(t, width))]
 }
 
 export function scenarioTable(s: ScenarioResult, rounds: number): string {
@@ -74,6 +111,7 @@ export function scenarioTable(s: ScenarioResult, rounds: number): string {
     `   ${s.request.method} ${s.request.path} — medians of ${rounds} round(s), noisy runs left out when a clean one exists; CPU = the target process alone`,
     pad(header, widths),
     ...rows.map((r) => pad(r, widths)),
+    ...(s.showUpstream ? upstreamLines(s) : []),
     ...s.comparisons.map(comparisonLine),
   ]
   if (s.gate !== null) lines.push(gateLine(s.gate))

@@ -17,6 +17,8 @@ export interface RunRecord {
   readonly loadgenCpuPerReq: number
   /** Requests each origin saw during the measured run. */
   readonly upstream: { readonly legacy: number; readonly cloud: number }
+  /** Change in the target's own counters during the measured run (Cutover: `mirror.match`, `cache.hit`, …). */
+  readonly counters: Readonly<Record<string, number>>
   /** Cores' worth of CPU used by processes outside the bench during the run (null off Linux). */
   readonly otherCores: number | null
   /** otherCores above the threshold: left out of the medians when the target has a clean run. */
@@ -50,6 +52,13 @@ export interface TargetSummary {
   /** Runs without noticeable outside load; the medians use only these when there is one. */
   readonly cleanRuns: number
   readonly usedRounds: readonly number[]
+  /** Sums over all measured runs, noisy or not: client responses, origin requests, own counters. */
+  readonly totals: {
+    readonly responses: number
+    readonly legacy: number
+    readonly cloud: number
+    readonly counters: Readonly<Record<string, number>>
+  }
   readonly valid: boolean
 }
 
@@ -89,6 +98,7 @@ export interface ScenarioResult {
   readonly title: string
   readonly request: RequestSpec
   readonly showSplit: boolean
+  readonly showUpstream: boolean
   readonly targets: readonly TargetSummary[]
   readonly comparisons: readonly Comparison[]
   readonly gate: GateResult | null

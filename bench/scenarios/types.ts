@@ -27,16 +27,16 @@ export interface RequestSpec {
   readonly body?: string
 }
 
-/** A pass/fail line under the table: `subject` against `baseline`. */
+/** A pass/fail line under the table: `subject` against `baseline`, on the bounds it names. */
 export interface Gate {
   readonly subject: string
   readonly baseline: string
   /** subject req/s ÷ baseline req/s must be at least this. */
-  readonly minRps: number
+  readonly minRps?: number
   /** subject CPU/req ÷ baseline CPU/req must be at most this. */
-  readonly maxCpu: number
+  readonly maxCpu?: number
   /** subject p99 ÷ baseline p99 must be at most this. */
-  readonly maxP99: number
+  readonly maxP99?: number
 }
 
 export interface Scenario {
@@ -50,7 +50,19 @@ export interface Scenario {
   readonly gate?: Gate
   /** Print the share of upstream requests each origin served (weighted routes). */
   readonly showSplit?: boolean
+  /**
+   * Print, per target, the requests each origin saw over its measured runs next to the responses
+   * the client got, and Cutover's own mirror / cache counters (dual-write, cache).
+   */
+  readonly showUpstream?: boolean
 }
+
+/**
+ * The pass-through route of the `get` and `post` scenarios: weight 0 (legacy only), mirror off.
+ * Variants spread it and change one option, so the comparison is that option alone; a target with
+ * exactly this route shares its Cutover process with the other scenarios that use it.
+ */
+export const PASS_ROUTE: RouteInput = { id: 'pass', methods: ['GET', 'POST'], path: '/api/*', weight: 0, mirror: 'off' }
 
 /**
  * The four targets most scenarios run: no proxy, two baselines, Cutover with `routes`. Run order
