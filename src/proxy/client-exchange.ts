@@ -172,7 +172,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#invalidate !== null) this.#cacheDone()
     const tap = this.#tap
     if (tap !== null) {
-      tap.job.body = tap.capture === null ? tap.job.body : tap.capture.overflow ? 'overflow' : tap.capture.body
+      settleJobBody(tap)
       const { collector } = tap
       tap.mirror.primaryAnswered(tap.job, {
         status: this.#status,
@@ -188,7 +188,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #primaryFailed(): void {
     const tap = this.#tap
     if (tap === null) return
-    tap.job.body = tap.capture === null ? tap.job.body : tap.capture.overflow ? 'overflow' : tap.capture.body
+    settleJobBody(tap)
     tap.mirror.primaryFailed(tap.job)
   }
 
@@ -261,4 +261,9 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#controller?.abort(new Error('client closed the connection'))
     this.#primaryFailed()
   }
+}
+
+/** The request body the mirror resends: the captured copy, or 'overflow' when it was too big. */
+function settleJobBody(tap: MirrorTap): void {
+  if (tap.capture !== null) tap.job.body = tap.capture.overflow ? 'overflow' : tap.capture.body
 }

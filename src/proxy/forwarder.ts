@@ -276,10 +276,18 @@ export class Forwarder {
             sendGatewayError(res, 'CUTOVER_UPSTREAM_UNAVAILABLE', requestId, upstream.name)
             return
           }
-          const retry = new ClientExchange(res, other.name, routeId, requestId, this.#metrics.get(routeId, other.name), start, other.timeoutMs, this.#log)
-          const b = this.#breakers.get(other.name)
-          if (b !== undefined) retry.guard(b.ticket())
-          other.pool.dispatch({ method, path: other.basePath + upstreamPath(route, match, other.name, path) + query, headers, body: null }, retry)
+          // the retry is a plain send to the other side: no second failover, no mirror, no cache fill
+          this.#send({
+            ...out,
+            upstream: other,
+            routeMetrics: this.#metrics.get(routeId, other.name),
+            target: upstreamPath(route, match, other.name, path),
+            job: null,
+            capture: null,
+            found: null,
+            cacheTap: null,
+            invalidate: null,
+          })
         }
       }
     }

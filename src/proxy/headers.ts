@@ -55,10 +55,7 @@ function connectionTokens(value: string): Set<string> | null {
  */
 export function copyRequestHeaders(raw: readonly string[], out: string[], facts: ClientHeaderFacts): void {
   let extra: Set<string> | null = null
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string
-    if (name.length === 10 && name.toLowerCase() === 'connection') extra = connectionTokens(raw[i + 1] as string)
-  }
+  const first = out.length
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string
     const value = raw[i + 1] as string
@@ -86,12 +83,18 @@ export function copyRequestHeaders(raw: readonly string[], out: string[], facts:
         case 'transfer-encoding':
           facts.chunked = true
           break
+        case 'connection':
+          extra = connectionTokens(value)
+          break
       }
       continue
     }
-    if (extra !== null && extra.has(lower)) continue
     if (lower === 'content-length') facts.contentLength = Number(value)
     out.push(name, value)
+  }
+  // rare: the client named extra hop-by-hop headers, which may come before Connection itself
+  if (extra !== null) {
+    for (let i = out.length - 2; i >= first; i -= 2) if (extra.has((out[i] as string).toLowerCase())) out.splice(i, 2)
   }
 }
 

@@ -39,18 +39,24 @@ export class RouteMetrics {
 
 /** Every (route, backend) pair's children, built at start. */
 export class MetricsTable {
-  readonly #byKey = new Map<string, RouteMetrics>()
+  /** route → backend → children: two Map lookups per request, no key string built */
+  readonly #byRoute = new Map<string, Map<string, RouteMetrics>>()
   readonly #metrics: Metrics
 
   constructor(metrics: Metrics, routes: readonly string[], backends: readonly string[], guards?: { get(route: string): RouteGuard | undefined }) {
     this.#metrics = metrics
-    for (const r of routes) for (const b of backends) this.#byKey.set(`${r}\0${b}`, new RouteMetrics(metrics, r, b, guards?.get(r) ?? null))
+    for (const r of routes) {
+      const byBackend = new Map<string, RouteMetrics>()
+      for (const b of backends) byBackend.set(b, new RouteMetrics(metrics, r, b, guards?.get(r) ?? null))
+      this.#byRoute.set(r, byBackend)
+    }
   }
 
   get(route: string, backend: string): RouteMetrics {
-    const key = `${route}\0${backend}`
-    let m = this.#byKey.get(key)
-    if (m === undefined) this.#byKey.set(key, (m = new RouteMetrics(this.#metrics, route, backend)))
+    let byBackend = this.#byRoute.get(route)
+    if (byBackend === undefined) this.#byRoute.set(route, (byBackend = new Map()))
+    let m = byBackend.get(backend)
+    if (m === undefined) byBackend.set(backend, (m = new RouteMetrics(this.#metrics, route, backend)))
     return m
   }
 }
