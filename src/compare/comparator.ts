@@ -57,12 +57,12 @@ export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts:
   const ignore = learned === undefined || learned.size === 0 ? [opts.ignore] : [opts.ignore, learned]
   const out: RawDifference[] = []
   const skip = (path: Segment[]): boolean => ignore.some((m) => m.matches(path))
-  if (a.status !== b.status && !skip(['status'])) out.push({ path: ['status'], a: a.status, b: b.status })
+  if (a.status !== b.status && !skip(['status'])) out.push({ path: ['status'], kind: 'changed', a: a.status, b: b.status })
   for (const name of opts.headers) {
     const path = ['headers', name]
     const va = headerValue(a.headers[name])
     const vb = headerValue(b.headers[name])
-    if (va !== vb && !skip(path)) out.push({ path, a: va, b: vb })
+    if (va !== vb && !skip(path)) out.push({ path, kind: va === undefined ? 'extra' : vb === undefined ? 'missing' : 'changed', a: va, b: vb })
   }
   let truncated = a.truncated || b.truncated
   if (!skip(['body'])) {
@@ -73,7 +73,7 @@ export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts:
     } else {
       const da = digest(a)
       const db = digest(b)
-      if (da.length !== db.length || da.sha256 !== db.sha256) out.push({ path: ['body'], a: da, b: db })
+      if (da.length !== db.length || da.sha256 !== db.sha256) out.push({ path: ['body'], kind: a.truncated || b.truncated ? 'too-large' : 'changed', a: da, b: db })
     }
   }
   // one past the cap was collected only to know that the list really was cut

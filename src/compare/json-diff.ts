@@ -1,7 +1,15 @@
 import type { FieldMatcher, Segment } from './field-path.ts'
 
+/**
+ * What kind of difference, primary (`a`) against secondary (`b`): `missing` is on the primary
+ * only, `extra` on the secondary only, `type` a different JSON type (21 vs "21"), `length` two
+ * arrays of different lengths, `too-large` a body over limits.compareBodyBytes (not comparable).
+ */
+export type DifferenceKind = 'changed' | 'type' | 'missing' | 'extra' | 'length' | 'too-large'
+
 export interface RawDifference {
   readonly path: Segment[]
+  readonly kind: DifferenceKind
   readonly a: unknown
   readonly b: unknown
 }
@@ -37,14 +45,14 @@ function walk(a: Json | undefined, b: Json | undefined, path: Segment[], opts: J
   const tb = kind(b)
   if (ta !== tb || ta === 'scalar') {
     if (ta === 'scalar' && tb === 'scalar' && Number.isNaN(a) && Number.isNaN(b)) return
-    out.push({ path: [...path], a, b })
+    out.push({ path: [...path], kind: scalarKind(a, b), a, b })
     return
   }
   if (ta === 'array') {
     const xa = a as Json[]
     const xb = b as Json[]
     if (opts.ignoreArrayOrder) {
-      if (!sameMultiset(xa, xb, path, opts)) out.push({ path: [...path], a, b })
+      if (!sameMultiset(xa, xb, path, opts)) out.push({ path: [...path], kind: xa.length === xb.length ? 'changed' : 'length', a, b })
       return
     }
     const n = Math.max(xa.length, xb.length)
@@ -64,6 +72,12 @@ function walk(a: Json | undefined, b: Json | undefined, path: Segment[], opts: J
     walk(Object.hasOwn(oa, k) ? oa[k] : undefined, Object.hasOwn(ob, k) ? ob[k] : undefined, path, opts, out)
     path.pop()
   }
+}
+
+function scalarKind(a: Json | undefined, b: Json | undefined): RawDifference['kind'] {
+  if (b === undefined) return 'missing'
+  if (a === undefined) return 'extra'
+  return typeof a === typeof b && (a === null) === (b === null) ? 'changed' : 'type'
 }
 
 function kind(v: Json | undefined): 'array' | 'object' | 'scalar' {
