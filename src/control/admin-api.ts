@@ -6,6 +6,9 @@ import { formatIssues } from '../config/validate.ts'
 import { CutoverError, errorBody, ERRORS, type ErrorCode } from '../errors.ts'
 import type { RouteStats } from '../metrics/metrics.ts'
 import type { DiffEvent } from '../publish/events.ts'
+import { DIFFERENCE_KINDS, EVENT_KINDS, type DiffFilter, type DiffSummary } from '../compare/diff-log.ts'
+import { fieldPathProblem } from '../compare/field-path.ts'
+import type { NoiseSnapshot } from '../compare/noise-learner.ts'
 import type { GuardSnapshot } from '../resilience/guard.ts'
 import type { RampSet } from './ramps.ts'
 import type { AuditLog } from './audit.ts'
@@ -36,16 +39,39 @@ export interface AdminApiOptions {
   /** Circuit breaker state per backend (backends with a breaker configured). */
   readonly breakers: () => Promise<Record<string, string>>
   /** Recent diff events, newest first. */
-  readonly diffs: (route: string | undefined, limit: number) => Promise<DiffEvent[]>
+  readonly diffs: (filter: DiffFilter, limit: number) => Promise<DiffEvent[]>
+  /** Every diff since start, grouped by route, method, field and kind. */
+  readonly diffSummary: (route: string | undefined) => Promise<DiffSummary>
   /** Guard windows per route (routes with a guard). */
   readonly guards: () => Promise<Record<string, GuardSnapshot>>
   /** Progressive ramps (routes with a ramp). */
   readonly ramps: RampSet
   /** Learned noise fields per route. */
   readonly noise: () => Promise<Record<string, string[]>>
+  /** One route's noise learning in detail; null when the route does not learn. */
+  readonly noiseDetail: (route: string) => Promise<NoiseSnapshot | null>
+  /** Forgets a route's learned noise (learning starts again); false when the route does not learn. */
+  readonly clearNoise: (route: string) => Promise<boolean>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
+
+const limitParam = z.coerce.number().int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000')
+const fieldParam = z.string().superRefine((p, ctx) => {
+  const problem = fieldPathProblem(p)
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+/** GET /diffs: unknown parameters are refused, so a misspelt filter never silently shows everything. */
+const diffsQuery = z.strictObject({
+  route: z.string().optional(),
+  kind: z.enum([...EVENT_KINDS, ...DIFFERENCE_KINDS], `must be one of ${[...EVENT_KINDS, ...DIFFERENCE_KINDS].join(', ')}`).optional(),
+  method: z.string().regex(/^[A-Za-z]+$/, 'must be an HTTP method').optional(),
+  path: z.string().startsWith('/', 'must be a path starting with /').optional(),
+  field: fieldParam.optional(),
+  limit: limitParam.default(100),
+})
+const summaryQuery = z.strictObject({ route: z.string().optional() })
 
 function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: readonly string[]): FastifyReply {
   return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(errorBody(code, message, details))
@@ -159,12 +185,43 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     return sendError(reply, 'CUTOVER_NOT_FOUND', "ramp actions are 'pause' and 'resume'")
   })
 
-  app.get<{ Querystring: { route?: string; limit?: string } }>('/diffs', async (request, reply) => {
-    const { route } = request.query
-    const limit = request.query.limit === undefined ? 100 : Number(request.query.limit)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'limit must be an integer from 1 to 1000', ['limit: must be an integer from 1 to 1000'])
-    if (route !== undefined && !routeInfo.has(route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${route}'`)
-    return opts.diffs(route, limit)
+  app.get('/diffs', async (request, reply) => {
+    const q = diffsQuery.safeParse(request.query)
+    if (!q.success) {
+      const details = formatIssues(q.error.issues)
+      return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
+    }
+    const { limit, ...filter } = q.data
+    if (filter.route !== undefined && !routeInfo.has(filter.route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${filter.route}'`)
+    return opts.diffs(filter, limit)
+  })
+
+  app.get('/diffs/summary', async (request, reply) => {
+    const q = summaryQuery.safeParse(request.query)
+    if (!q.success) {
+      const details = formatIssues(q.error.issues)
+      return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
+    }
+    if (q.data.route !== undefined && !routeInfo.has(q.data.route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${q.data.route}'`)
+    return opts.diffSummary(q.data.route)
+  })
+
+  app.get<{ Params: { id: string } }>('/routes/:id/noise', async (request, reply) => {
+    const { id } = request.params
+    if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
+    const detail = await opts.noiseDetail(id)
+    if (detail === null) return sendError(reply, 'CUTOVER_NOT_FOUND', `route '${id}' does not learn noise (compare.learnNoise is false)`)
+    return detail
+  })
+
+  app.delete<{ Params: { id: string } }>('/routes/:id/noise', async (request, reply) => {
+    const { id } = request.params
+    if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
+    if (!(await opts.clearNoise(id))) return sendError(reply, 'CUTOVER_NOT_FOUND', `route '${id}' does not learn noise (compare.learnNoise is false)`)
+    const state = opts.store.get(id)
+    // route state is unchanged; the record says who made the route forget what it learned
+    if (state !== undefined) opts.audit.record({ who: who(request.headers.authorization, request.ip), action: 'noise-clear', route: id, before: state, after: state })
+    return opts.noiseDetail(id)
   })
 
   app.get<{ Querystring: { limit?: string } }>('/audit', async (request) => opts.audit.recent(Math.min(1000, Number(request.query.limit ?? 100) || 100)))

@@ -9,6 +9,7 @@ export interface Metrics {
   readonly duration: Histogram<'route' | 'backend'>
   readonly routeWeight: Gauge<'route'>
   readonly mirror: Counter<'route' | 'outcome'>
+  readonly noiseDifferences: Counter<'route'>
   readonly publish: Counter<'topic' | 'outcome'>
   readonly publishBacklog: Gauge
   readonly noiseFields: Gauge<'route'>
@@ -51,7 +52,7 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
     }),
     mirror: new Counter({
       name: 'cutover_mirror_total',
-      help: 'Mirrored exchanges by outcome: match, mismatch, error, timeout, skipped',
+      help: 'Mirrored exchanges by outcome: match, noise (differed only in learned noise), mismatch, error, timeout, skipped',
       labelNames: ['route', 'outcome'],
       registers: [registry],
     }),
@@ -86,6 +87,12 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
     guardTrips: new Counter({
       name: 'cutover_guard_trips_total',
       help: 'Times a route guard set the weight back because cloud breached an SLO',
+      labelNames: ['route'],
+      registers: [registry],
+    }),
+    noiseDifferences: new Counter({
+      name: 'cutover_noise_differences_total',
+      help: 'Differences hidden by learned noise fields per route (counted, never reported as mismatches)',
       labelNames: ['route'],
       registers: [registry],
     }),

@@ -153,6 +153,7 @@ export class Forwarder {
             headers,
             body: null,
             learn: !isWrite && this.#mirror.wantsNoiseSample(routeId),
+            writeSeq: this.#mirror.writeSeq,
           }
         }
       }
@@ -171,6 +172,8 @@ export class Forwarder {
       return
     }
 
+    // noise learning must know that this write came between two reads of what it changes
+    if (this.#mirror !== null && !SAFE_METHODS.has(method)) this.#mirror.noteWrite(routeId, path)
     const routeMetrics = this.#metrics.get(routeId, upstream.name)
     if (facts.contentLength > this.#bodyLimit) {
       routeMetrics.record(413, (performance.now() - start) / 1000)

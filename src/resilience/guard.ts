@@ -1,5 +1,5 @@
 /**
- * RouteGuard: one route's cloud SLO over a sliding window (DESIGN.md, Control plane → Guards).
+ * RouteGuard: one route's cloud SLO over a sliding window (docs/guards.md).
  *
  * API
  *   const guard = new RouteGuard(route.guard)          // config: see GuardConfig (schema.ts)
@@ -205,7 +205,7 @@ export class RouteGuard {
     if (outcome === 'skipped') return
     const t = at === undefined ? this.#now() : at
     if (t >= this.#rotateAt) this.#rotate(t)
-    if (outcome === 'match') this.#bump(MATCH)
+    if (outcome === 'match' || outcome === 'noise') this.#bump(MATCH)
     else {
       this.#bump(MISMATCH)
       if (outcome !== 'mismatch') this.#bump(MIRROR_FAIL)

@@ -66,7 +66,7 @@ describe('config validation', () => {
     expect(list).toContain("routes[2].path: '*' is only allowed as the last segment")
   })
 
-  it('accepts the shapes INTERFACE.md documents', () => {
+  it('accepts the shapes the README and docs/config.md document', () => {
     const cfg = validateConfig({
       backends,
       routes: [
