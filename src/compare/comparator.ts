@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto'
 import type { CapturedResponse } from './captured-response.ts'
 import { FieldMatcher, formatFieldPath, type Segment } from './field-path.ts'
 import { jsonDiff, type RawDifference } from './json-diff.ts'
+import { undecodedNote } from './decode.ts'
+import { comparableText, textDiff } from './text-diff.ts'
 
 export const MAX_DIFFERENCES = 50
 
@@ -42,7 +44,7 @@ function parse(r: CapturedResponse): { ok: true; value: unknown } | { ok: false 
 }
 
 function digest(r: CapturedResponse): { length: number; sha256: string } {
-  return { length: r.length, sha256: createHash('sha256').update(r.body).digest('hex') }
+  return { length: r.length, sha256: createHash('sha256').update(r.body).digest('hex'), ...undecodedNote(r) }
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
@@ -70,6 +72,8 @@ export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts:
     const pb = parse(b)
     if (pa.ok && pb.ok) {
       jsonDiff(pa.value, pb.value, ['body'], { ignore, ignoreArrayOrder: opts.ignoreArrayOrder, limit: MAX_DIFFERENCES + 1 }, out)
+    } else if (comparableText(a) && comparableText(b)) {
+      textDiff(a.body, b.body, ['body'], { ignore, limit: MAX_DIFFERENCES + 1 }, out)
     } else {
       const da = digest(a)
       const db = digest(b)

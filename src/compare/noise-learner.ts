@@ -41,6 +41,8 @@ export class NoiseLearner {
       // a status or whole-body digest that changes call to call is not a field we can ignore
       if (d.path.length < 2) continue
       const pattern = generalise(d.path)
+      // `body[*]` (a text line, an element of a top-level array) would ignore the whole body
+      if (pattern.every((s, i) => i === 0 || s === '*')) continue
       if (this.fields.add(pattern)) added.push(this.fields.list().at(-1) as string)
     }
     return added
