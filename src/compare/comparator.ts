@@ -3,6 +3,8 @@ import type { CapturedResponse } from './captured-response.ts'
 import { FieldMatcher, formatFieldPath, type Segment } from './field-path.ts'
 import { DifferenceSink, jsonDiff, type DifferenceGroup, type JsonDiffOptions, type RawDifference } from './json-diff.ts'
 import { Normalizer, type NormalizeConfig } from './normalize.ts'
+import { undecodedNote } from './decode.ts'
+import { comparableText, textDiff } from './text-diff.ts'
 
 /** How many differences an event shows in full by default; all of them are counted regardless. */
 export const DEFAULT_MAX_EXAMPLES = 50
@@ -67,7 +69,7 @@ function parse(r: CapturedResponse): { ok: true; value: unknown } | { ok: false 
 }
 
 function digest(r: CapturedResponse): { length: number; sha256: string } {
-  return { length: r.length, sha256: createHash('sha256').update(r.body).digest('hex') }
+  return { length: r.length, sha256: createHash('sha256').update(r.body).digest('hex'), ...undecodedNote(r) }
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
@@ -103,6 +105,7 @@ export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts:
     const pa = parse(a)
     const pb = parse(b)
     if (pa.ok && pb.ok) jsonDiff(pa.value, pb.value, ['body'], diff, sink)
+    else if (comparableText(a) && comparableText(b)) textDiff(a.body, b.body, BODY, opts.ignore, sink)
     else {
       // over the compare bound only the kept prefix and the length are known: equal prefixes of
       // equal length pass (as two identical downloads should), anything else is not comparable

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import { BodyCollector, type CapturedResponse } from '../compare/captured-response.ts'
 import { compareResponses, compileCompareOptions, type CompareOptions } from '../compare/comparator.ts'
+import { decodeBody } from '../compare/decode.ts'
 import type { DiffLog } from '../compare/diff-log.ts'
 import { FieldMatcher, formatFieldPath } from '../compare/field-path.ts'
 import { NoiseLearner, type NoiseSnapshot } from '../compare/noise-learner.ts'
@@ -194,7 +195,9 @@ export class Mirror {
       })
   }
 
-  async #run(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null): Promise<void> {
+  async #run(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null): Promise<void> {
+    // compared (and read by propagate) decoded; the client already has the bytes as sent
+    const primary = answered === null ? null : await decodeBody(answered, this.#compareBytes)
     const body = job.body === 'overflow' ? null : job.body
     const headers = [...job.headers]
     let secondaryBody = body
@@ -297,7 +300,8 @@ export class Mirror {
       for (const [k, v] of Object.entries(res.headers)) if (!RESPONSE_SKIP.has(k)) headersOut[k] = v
       return {
         ok: true,
-        response: { status: res.statusCode, headers: headersOut, body: collector.body, length: collector.length, truncated: collector.truncated, latencyMs: performance.now() - started },
+        // latencyMs is read before decoding: it is the backend's time, not Cutover's
+        response: await decodeBody({ status: res.statusCode, headers: headersOut, body: collector.body, length: collector.length, truncated: collector.truncated, latencyMs: performance.now() - started }, this.#compareBytes),
       }
     } catch (err) {
       const e = err as Error & { code?: string; name?: string }

@@ -169,7 +169,7 @@ describe('NoiseLearner.learn', () => {
     const l = new NoiseLearner()
     expect(learnEnough(l, (n) => [textResponse(`<p>nonce=${n}</p>`), textResponse(`<p>nonce=${n + 1}</p>`)])).toEqual([])
     expect(l.fields.size).toBe(0)
-    expect(compareResponses(textResponse('<p>a</p>'), textResponse('<p>b</p>'), opts, l.fields).differences.map(differencePath)).toEqual(['body'])
+    expect(compareResponses(textResponse('<p>a</p>'), textResponse('<p>b</p>'), opts, l.fields).differences.map(differencePath)).toEqual(['body[0]'])
   })
 
   it('does not learn a whole-body difference between top-level scalars', () => {
