@@ -1,5 +1,5 @@
 import type { DiffEvent, DiffKind } from '../publish/events.ts'
-import { generalise, parseFieldPath, FieldMatcher, formatFieldPath } from './field-path.ts'
+import { formatFieldPath, generalise, parseFieldPath, STAR, type Segment } from './field-path.ts'
 import type { DifferenceKind } from './json-diff.ts'
 
 export const DEFAULT_DIFF_LOG_SIZE = 500
@@ -43,15 +43,25 @@ export interface DiffSummary {
   droppedGroups: number
 }
 
+/**
+ * The filter `want` is at or above the group path `got`; a wildcard on either side matches any
+ * one segment, so `body.items[3].price` finds the group `body.items[*].price` and vice versa.
+ */
+function covers(want: readonly Segment[], got: readonly Segment[]): boolean {
+  if (want.length > got.length) return false
+  for (let i = 0; i < want.length; i++) if (want[i] !== got[i] && want[i] !== STAR && got[i] !== STAR) return false
+  return true
+}
+
 /** A compiled DiffFilter. */
 class EventFilter {
   readonly #f: DiffFilter
-  readonly #field: FieldMatcher | null
+  readonly #field: Segment[] | null
   readonly #prefix: string | null
 
   constructor(f: DiffFilter) {
     this.#f = f
-    this.#field = f.field === undefined ? null : new FieldMatcher([f.field])
+    this.#field = f.field === undefined ? null : parseFieldPath(f.field)
     const p = f.path
     this.#prefix = p === undefined ? null : p.endsWith('*') ? p.slice(0, -1) : p.endsWith('/') ? p : null
   }
@@ -66,8 +76,8 @@ class EventFilter {
     }
     if (f.kind !== undefined && e.kind !== f.kind && !(e.fields ?? []).some((g) => g.kind === f.kind)) return false
     if (this.#field !== null) {
-      const m = this.#field
-      if (!(e.fields ?? []).some((g) => m.matches(parseFieldPath(g.path)))) return false
+      const want = this.#field
+      if (!(e.fields ?? []).some((g) => covers(want, parseFieldPath(g.path)))) return false
     }
     return true
   }
