@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { SCHEMA_FILES } from '../../scripts/event-schemas.ts'
+import { diffEventSchema } from '../../src/publish/event-schemas.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DiffGroup, DiffSummary } from '../../src/compare/diff-log.ts'
 import type { Gateway } from '../../src/gateway.ts'
@@ -175,6 +179,16 @@ describe('GET /diffs filters and GET /diffs/summary', () => {
     expect(g.firstSeen <= g.lastSeen).toBe(true)
     expect(g.example).toMatchObject({ primary: 'legacy', secondary: 'cloud', values: { legacy: 0, cloud: 1 } })
     expect((await admin(gw, '/diffs/summary?kind=x')).status).toBe(400)
+  })
+})
+
+describe('the event schema', () => {
+  it('every event on the topic fits the published JSON Schema, and docs/schemas is current', async () => {
+    expect(diffs.messages.length).toBeGreaterThanOrEqual(5)
+    for (const m of diffs.messages) expect(diffEventSchema.safeParse(m.value).error).toBeUndefined()
+    for (const [file, make] of Object.entries(SCHEMA_FILES)) {
+      expect(JSON.parse(readFileSync(join('docs', 'schemas', file), 'utf8')), `docs/schemas/${file} is stale: npm run schemas`).toEqual(make())
+    }
   })
 })
 
