@@ -96,7 +96,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const cache = config.routes.some((r) => r.cache !== undefined) ? new ReadCache({ maxBytes: config.limits.cacheBytes }) : null
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
   const draining = { value: false }
-  const app = createDataPlane({ forwarder, log, draining })
+  const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes })
   return {
     app,
     metrics,

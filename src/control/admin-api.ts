@@ -95,7 +95,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       readSample: state.readSample,
       version: state.version,
       breakers,
-      stats: stats[id] ?? { requests: {}, errors: 0 },
+      stats: stats[id] ?? { requests: {}, errors: 0, upstreamErrors: {} },
       noise: noise[id] ?? [],
       guard: guards[id] ?? null,
       ramp: opts.ramps.state(id),
