@@ -12,6 +12,37 @@ import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
 import type { RouteStateStore } from './route-state-store.ts'
 
+/** Admin request bodies are a few fields of JSON; anything bigger is refused before it is parsed. */
+export const ADMIN_BODY_BYTES = 64 * 1024
+
+const LIMIT_MESSAGE = 'must be an integer from 1 to 1000'
+const limitParam = z
+  .string(LIMIT_MESSAGE)
+  .regex(/^\d+$/, LIMIT_MESSAGE)
+  .transform(Number)
+  .pipe(z.int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(1000, LIMIT_MESSAGE))
+
+/**
+ * The query parameters each call takes, by route URL; a call not listed takes none. Unknown or
+ * repeated parameters are refused rather than ignored, so a misspelt `limt=5` does not silently
+ * return the default.
+ */
+const QUERY_SCHEMAS: ReadonlyMap<string, z.ZodType> = new Map<string, z.ZodType>([
+  ['/diffs', z.strictObject({ route: z.string('must be a route id').optional(), limit: limitParam.default(100) })],
+  ['/audit', z.strictObject({ limit: limitParam.default(100) })],
+])
+const NO_QUERY = z.strictObject({})
+
+/** Query problems as `name: message`; an unknown key is named as a query parameter. */
+function queryIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  const out: string[] = []
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') for (const key of issue.keys) out.push(`${key}: unknown query parameter`)
+    else out.push(...formatIssues([issue]))
+  }
+  return out
+}
+
 /** PATCH /routes/:id accepts exactly these fields, validated by the same rules as the config. */
 export const routePatchSchema = z
   .strictObject({ weight: weightSchema.optional(), mirror: mirrorSchema.optional(), readSample: readSampleSchema.optional() })
@@ -59,7 +90,12 @@ function parseIfMatch(header: string | undefined): number | undefined | null {
 }
 
 export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
+  const app = Fastify({
+    loggerInstance: opts.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+    bodyLimit: ADMIN_BODY_BYTES,
+  })
   const auth = opts.token === undefined ? null : new TokenAuth(opts.token)
   const routeInfo = new Map(opts.routes.map((r) => [r.id, r]))
 
@@ -71,9 +107,22 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     }
   })
 
+  // every call validates its query string; handlers read the parsed values from request.query
+  app.addHook('preHandler', async (request, reply) => {
+    const schema = QUERY_SCHEMAS.get(request.routeOptions.url ?? '') ?? NO_QUERY
+    const parsed = schema.safeParse(request.query)
+    if (!parsed.success) {
+      const details = queryIssues(parsed.error.issues)
+      return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
+    }
+    request.query = parsed.data
+  })
+
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof CutoverError) return sendError(reply, err.code, err.message)
     const status = (err as { statusCode?: number }).statusCode
+    if (status === 413) return sendError(reply, 'CUTOVER_BODY_TOO_LARGE', `admin request body is over ${ADMIN_BODY_BYTES} bytes`)
+    if (status === 415) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body must be application/json')
     if (status !== undefined && status >= 400 && status < 500) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body is not valid JSON')
     opts.log.error({ err }, 'admin API error')
     return sendError(reply, 'CUTOVER_INTERNAL')
@@ -159,15 +208,13 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     return sendError(reply, 'CUTOVER_NOT_FOUND', "ramp actions are 'pause' and 'resume'")
   })
 
-  app.get<{ Querystring: { route?: string; limit?: string } }>('/diffs', async (request, reply) => {
-    const { route } = request.query
-    const limit = request.query.limit === undefined ? 100 : Number(request.query.limit)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'limit must be an integer from 1 to 1000', ['limit: must be an integer from 1 to 1000'])
+  app.get<{ Querystring: { route?: string; limit: number } }>('/diffs', async (request, reply) => {
+    const { route, limit } = request.query
     if (route !== undefined && !routeInfo.has(route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${route}'`)
     return opts.diffs(route, limit)
   })
 
-  app.get<{ Querystring: { limit?: string } }>('/audit', async (request) => opts.audit.recent(Math.min(1000, Number(request.query.limit ?? 100) || 100)))
+  app.get<{ Querystring: { limit: number } }>('/audit', async (request) => opts.audit.recent(request.query.limit))
 
   return app
 }
