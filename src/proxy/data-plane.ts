@@ -37,9 +37,18 @@ function refuseAfterPending(socket: Socket): void {
   const next = (): void => {
     const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
     if (pending !== null && pending !== undefined && !pending.writableFinished && !socket.destroyed) {
-      // 'finish' runs node's own handler first, which moves the socket on to the next response
-      pending.once('finish', next)
-      return
+      if (pending.req.complete) {
+        // an earlier request, whole: its answer goes first. 'finish' runs node's own handler
+        // first, which moves the socket on to the next response
+        pending.once('finish', next)
+        return
+      }
+      // the error is inside the request being answered (a bad chunk in its body): it can never
+      // end, so it gets the 400 now, or a cut connection when its answer has already started
+      if (pending.headersSent) {
+        socket.destroy()
+        return
+      }
     }
     if (socket.writable) socket.end(CLIENT_ERROR_RESPONSE)
     else socket.destroy()

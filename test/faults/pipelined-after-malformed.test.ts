@@ -52,6 +52,15 @@ describe('a pipelined request followed by a malformed one', () => {
     expect(bed.legacy.requests.slice(before).map((r) => r.url)).toEqual(['/orders/c', '/orders/d'])
   })
 
+  it('a malformed chunk inside the body being read gets its 400 at once; nothing forwarded', async () => {
+    const before = bed.legacy.requests.length
+    const started = performance.now()
+    const raw = await exchange('POST /orders/e HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n')
+    expect(raw).toMatch(/^HTTP\/1\.1 400/)
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(bed.legacy.requests.length).toBe(before)
+  })
+
   it('a malformed request alone still gets its 400 at once', async () => {
     const raw = await exchange('NOT HTTP AT ALL\r\n\r\n')
     expect(raw).toMatch(/^HTTP\/1\.1 400/)
