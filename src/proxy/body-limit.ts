@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { CutoverError } from '../errors.ts'
 
 /** What reading a request body in full came to. */
-export type ReadBody = Buffer | 'too-large' | 'aborted'
+export type ReadBody = Buffer | 'too-large' | 'aborted' | 'timeout'
 
 /**
  * Reads a request body into memory, up to `limit` bytes, before anything is sent upstream: a body
@@ -11,19 +11,22 @@ export type ReadBody = Buffer | 'too-large' | 'aborted'
  * Over the limit the rest is read and dropped, so the client is not reset while it is still
  * sending and can read the 413 (sent with `Connection: close`).
  */
-export function readBody(req: IncomingMessage, limit: number, done: (body: ReadBody) => void): void {
+export function readBody(req: IncomingMessage, limit: number, timeoutMs: number, done: (body: ReadBody) => void): void {
   const chunks: Buffer[] = []
   let seen = 0
   let settled = false
   const settle = (body: ReadBody): void => {
     if (settled) return
     settled = true
+    clearTimeout(timer)
     req.removeListener('data', onData)
     req.removeListener('end', onEnd)
     req.removeListener('close', onClose)
-    if (body === 'too-large') req.resume()
+    if (body === 'too-large' || body === 'timeout') req.resume()
     done(body)
   }
+  // a client trickling its body must not hold a request (and up to `limit` bytes) open forever
+  const timer = setTimeout(() => settle('timeout'), timeoutMs)
   const onData = (chunk: Buffer): void => {
     seen += chunk.length
     if (seen > limit) settle('too-large')

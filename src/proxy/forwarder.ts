@@ -180,7 +180,7 @@ export class Forwarder {
 
     const routeMetrics = this.#metrics.get(routeId, upstream.name)
     if (facts.contentLength > this.#bodyLimit) {
-      routeMetrics.record(413, (performance.now() - start) / 1000)
+      routeMetrics.recordServed(413, (performance.now() - start) / 1000)
       sendGatewayError(res, 'CUTOVER_BODY_TOO_LARGE', requestId, undefined, true)
       return
     }
@@ -208,10 +208,11 @@ export class Forwarder {
     }
     if (found === null || !found.route.config.streamBody) {
       // the body reaches a backend only once it is known to fit (and can then be sent again on failover)
-      readBody(req, this.#bodyLimit, (body) => {
-        if (body === 'too-large') {
-          routeMetrics.record(413, (performance.now() - start) / 1000)
-          sendGatewayError(res, 'CUTOVER_BODY_TOO_LARGE', requestId, undefined, true)
+      readBody(req, this.#bodyLimit, upstream.timeoutMs, (body) => {
+        if (body === 'too-large' || body === 'timeout') {
+          // the client's doing, not the backend's: counted for the client only
+          routeMetrics.recordServed(body === 'timeout' ? 408 : 413, (performance.now() - start) / 1000)
+          sendGatewayError(res, body === 'timeout' ? 'CUTOVER_BODY_TIMEOUT' : 'CUTOVER_BODY_TOO_LARGE', requestId, undefined, true)
           return
         }
         if (body === 'aborted') {
