@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { admin, call } from '../support/gateway.ts'
 import { faultBed, metricValue, type FaultBed } from '../support/faults.ts'
-import { echo } from '../support/origin.ts'
+import { echo, type OriginHandler } from '../support/origin.ts'
 
 const WINDOW_MS = 10_000
 let bed: FaultBed
@@ -74,3 +74,53 @@ describe('the guard counts what cloud did, not what the client saw', () => {
     expect(audit[0]).toMatchObject({ who: 'guard', action: 'guard-trip:error-rate' })
   })
 })
+
+describe('stale-if-error hides cloud 5xx from clients, not from the guard', () => {
+  it('counts every 5xx that a stale copy covered as a cloud error and rolls the route back', async () => {
+    let failing = false
+    const cloud: OriginHandler = (req, res, body) => {
+      if (!failing) return echo('cloud')(req, res, body)
+      res.writeHead(500, { 'content-length': 0 })
+      res.end()
+    }
+    const stale = await faultBed({
+      cloud,
+      config: {
+        routes: [
+          {
+            id: 'items',
+            methods: ['GET'],
+            path: '/items/:id',
+            weight: 100,
+            mirror: 'off',
+            cache: { ttlMs: 50, staleIfErrorMs: 60_000 },
+            guard: { maxErrorRate: 0.5, minRequests: 10, windowMs: WINDOW_MS, safeWeight: 0 },
+          },
+        ],
+      },
+    })
+    try {
+      expect((await call(`${stale.gw.dataUrl}/items/1`)).headers['x-cutover-cache']).toBe('miss')
+      failing = true
+      const started = performance.now()
+      const seen: { status: number; cache: unknown; backend: unknown }[] = []
+      while (stale.gw.store.get('items')?.weight !== 0) {
+        expect(performance.now() - started).toBeLessThan(WINDOW_MS)
+        const a = await call(`${stale.gw.dataUrl}/items/1`)
+        seen.push({ status: a.status, cache: a.headers['x-cutover-cache'], backend: a.headers['x-cutover-backend'] })
+      }
+      // every client got a 200 (fresh, hit, or stale), none the 500
+      expect(seen.filter((a) => a.status !== 200)).toEqual([])
+      const staleServed = seen.filter((a) => a.cache === 'stale').length
+      expect(staleServed).toBeGreaterThanOrEqual(10)
+      const cloud500 = (stale.cloud?.requests.length ?? 0) - 1
+      expect(cloud500).toBe(staleServed)
+      expect(await metricValue(stale.gw, 'cutover_upstream_errors_total', { route: 'items', backend: 'cloud', reason: '5xx' })).toBe(staleServed)
+      expect(await metricValue(stale.gw, 'cutover_requests_total', { route: 'items', code: '500' })).toBe(0)
+      expect(await metricValue(stale.gw, 'cutover_guard_trips_total', { route: 'items' })).toBe(1)
+    } finally {
+      await stale.close()
+    }
+  })
+})
+
