@@ -6,7 +6,7 @@ import { AuditLog } from './control/audit.ts'
 import { createAdminApi } from './control/admin-api.ts'
 import type { RouteState } from './control/route-state.ts'
 import { applyState, RouteStateStore } from './control/route-state-store.ts'
-import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, urlOf, type DataPlaneHandle } from './gateway.ts'
+import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, SHUTDOWN_MARGIN_MS, urlOf, type DataPlaneHandle } from './gateway.ts'
 import { mergeDiffs, mergeSummaries, type DiffFilter, type DiffSummary } from './compare/diff-log.ts'
 import { mergeNoise, type NoiseSnapshot } from './compare/noise-learner.ts'
 import { AUDIT_SCHEMA, type DiffEvent } from './publish/events.ts'
@@ -197,7 +197,8 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     each((w) => send(w, { type: 'cutover:drain' }))
     await Promise.all(exits)
     await admin.close()
-    await auditPublisher?.close()
+    // the workers used the drain time; audit events get the margin, then the spool
+    await auditPublisher?.close(SHUTDOWN_MARGIN_MS / 2)
     log.info('stopped')
     process.exit(0)
   }

@@ -89,6 +89,8 @@ const routeSchema = z.strictObject({
   readSample: readSampleSchema.default(D.DEFAULT_READ_SAMPLE),
   /** Mirror a write even when the primary answered 5xx or failed (default: no). */
   mirrorFailedWrites: z.boolean().default(false),
+  /** Stream request bodies through as they arrive instead of reading them (up to limits.bodyBytes) first. */
+  streamBody: z.boolean().default(false),
   rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
   cache: z
     .strictObject({
@@ -150,7 +152,12 @@ export const configSchema = z
       .strictObject({
         host: z.string().default(D.DEFAULT_ADMIN_HOST),
         port: port.default(D.DEFAULT_ADMIN_PORT),
-        token: z.string().min(16, 'must be at least 16 characters').optional(),
+        token: z
+          .string()
+          .min(16, 'must be at least 16 characters')
+          // a bearer token is one run of visible characters (RFC 6750 §2.1): one with a space can never be presented
+          .regex(/^\S+$/, 'must not contain whitespace')
+          .optional(),
       })
       .default({ host: D.DEFAULT_ADMIN_HOST, port: D.DEFAULT_ADMIN_PORT }),
     backends: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'backend names are lower-case words'), backendSchema),
