@@ -25,6 +25,7 @@ import { GuardSet } from './resilience/guard-set.ts'
 import { ReadCache } from './cache/read-cache.ts'
 import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
+import { IdStore } from './ids/id-store.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -67,6 +68,8 @@ export interface DataPlaneHandle {
   readonly breakers: ReadonlyMap<string, BackendBreaker>
   readonly guards: GuardSet
   readonly cache: ReadCache | null
+  /** null when no route configures `ids` */
+  readonly ids: IdStore | null
   /** A route's state changed: its cached reads came from the side that served before. */
   routeChanged(id: string): void
   listen(): Promise<string>
@@ -86,7 +89,9 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const diffs = new DiffLog()
   const breakers = createBreakers(config.backends, metrics.breakerState, log)
   const guards = new GuardSet(config, states, metrics, log)
-  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards)
+  // the persisted pairs are loaded before this process serves: a restart keeps translating
+  const ids = config.routes.some((r) => r.ids !== undefined) ? await IdStore.open(config, log, publisher, worker) : null
+  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards, ids)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config)
   const backends = [...upstreams.keys()]
@@ -107,6 +112,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     breakers,
     guards,
     cache,
+    ids,
     routeChanged(id) {
       cache?.flushRoute(id)
     },
@@ -134,6 +140,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         // mirrored calls finish (or time out) before their events are flushed
         await Promise.race([mirror.idle(), new Promise((r) => setTimeout(r, MIRROR_DRAIN_MS).unref())])
         await closeUpstreams(upstreams)
+        await ids?.close()
         await publisher.close()
         for (const b of breakers.values()) b.shutdown()
         guards.stop()
@@ -193,6 +200,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     noise: async () => data.mirror.noise(),
     breakers: async () => breakerStates(data.breakers),
     guards: async () => data.guards.snapshots(),
+    ids: async (map, limit) => data.ids?.summary(map, limit) ?? { maps: {}, pairs: [] },
     ramps,
   })
 

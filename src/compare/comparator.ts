@@ -17,6 +17,11 @@ export interface CompareResult {
   readonly truncated: boolean
 }
 
+/** Per-exchange additions: `equivalent` says two differing scalars at `path` are the same (id map). */
+export interface CompareExtra {
+  readonly equivalent?: ((path: readonly Segment[], a: unknown, b: unknown) => boolean) | undefined
+}
+
 /** The route's compare settings, compiled once at start. */
 export function compileCompareOptions(compare: { ignore?: readonly string[]; headers?: readonly string[]; ignoreArrayOrder?: boolean } | undefined): CompareOptions {
   return {
@@ -31,7 +36,7 @@ function isJson(headers: CapturedResponse['headers']): boolean {
   return typeof ct === 'string' && /[/+]json\b/i.test(ct)
 }
 
-function parse(r: CapturedResponse): { ok: true; value: unknown } | { ok: false } {
+export function parse(r: CapturedResponse): { ok: true; value: unknown } | { ok: false } {
   if (r.truncated || !isJson(r.headers)) return { ok: false }
   if (r.body.length === 0) return { ok: true, value: undefined }
   try {
@@ -53,7 +58,7 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * Compares two answers to the same request: status, the headers the route names, and the body —
  * JSON structurally, anything else by length and SHA-256. `learned` is the route's learned noise.
  */
-export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts: CompareOptions, learned?: FieldMatcher): CompareResult {
+export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts: CompareOptions, learned?: FieldMatcher, extra: CompareExtra = {}): CompareResult {
   const ignore = learned === undefined || learned.size === 0 ? [opts.ignore] : [opts.ignore, learned]
   const out: RawDifference[] = []
   const skip = (path: Segment[]): boolean => ignore.some((m) => m.matches(path))
@@ -69,7 +74,7 @@ export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts:
     const pa = parse(a)
     const pb = parse(b)
     if (pa.ok && pb.ok) {
-      jsonDiff(pa.value, pb.value, ['body'], { ignore, ignoreArrayOrder: opts.ignoreArrayOrder, limit: MAX_DIFFERENCES + 1 }, out)
+      jsonDiff(pa.value, pb.value, ['body'], { ignore, ignoreArrayOrder: opts.ignoreArrayOrder, limit: MAX_DIFFERENCES + 1, equivalent: extra.equivalent }, out)
     } else {
       const da = digest(a)
       const db = digest(b)

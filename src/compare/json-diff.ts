@@ -19,6 +19,8 @@ export interface JsonDiffOptions {
   readonly ignoreArrayOrder: boolean
   /** Stop after this many differences (the event says it was truncated). */
   readonly limit: number
+  /** Two differing scalars that still name the same thing (ids paired by the id map). */
+  readonly equivalent?: ((path: readonly Segment[], a: unknown, b: unknown) => boolean) | undefined
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
@@ -45,6 +47,7 @@ function walk(a: Json | undefined, b: Json | undefined, path: Segment[], opts: J
   const tb = kind(b)
   if (ta !== tb || ta === 'scalar') {
     if (ta === 'scalar' && tb === 'scalar' && Number.isNaN(a) && Number.isNaN(b)) return
+    if (ta === 'scalar' && tb === 'scalar' && opts.equivalent?.(path, a, b) === true) return
     out.push({ path: [...path], kind: scalarKind(a, b), a, b })
     return
   }

@@ -7,6 +7,7 @@ import { CutoverError, errorBody, ERRORS, type ErrorCode } from '../errors.ts'
 import type { RouteStats } from '../metrics/metrics.ts'
 import type { DiffEvent } from '../publish/events.ts'
 import type { GuardSnapshot } from '../resilience/guard.ts'
+import type { IdSummary } from '../ids/id-store.ts'
 import type { RampSet } from './ramps.ts'
 import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
@@ -43,6 +44,8 @@ export interface AdminApiOptions {
   readonly ramps: RampSet
   /** Learned noise fields per route. */
   readonly noise: () => Promise<Record<string, string[]>>
+  /** Id pairs per map and the newest pairs (absent: this process keeps no id map, e.g. --workers). */
+  readonly ids?: (map: string | undefined, limit: number) => Promise<IdSummary>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -165,6 +168,14 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'limit must be an integer from 1 to 1000', ['limit: must be an integer from 1 to 1000'])
     if (route !== undefined && !routeInfo.has(route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${route}'`)
     return opts.diffs(route, limit)
+  })
+
+  app.get<{ Querystring: { map?: string; limit?: string } }>('/ids', async (request, reply) => {
+    const limit = request.query.limit === undefined ? 20 : Number(request.query.limit)
+    if (!Number.isInteger(limit) || limit < 0 || limit > 1000) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'limit must be an integer from 0 to 1000', ['limit: must be an integer from 0 to 1000'])
+    if (opts.ids === undefined) return sendError(reply, 'CUTOVER_NOT_FOUND', 'this process keeps no id map')
+    const { map } = request.query
+    return opts.ids(map === '' ? undefined : map, limit)
   })
 
   app.get<{ Querystring: { limit?: string } }>('/audit', async (request) => opts.audit.recent(Math.min(1000, Number(request.query.limit ?? 100) || 100)))

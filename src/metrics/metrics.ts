@@ -15,6 +15,7 @@ export interface Metrics {
   readonly breakerState: Gauge<'backend'>
   readonly cache: Counter<'route' | 'result'>
   readonly guardTrips: Counter<'route'>
+  readonly idTranslations: Counter<'route' | 'result'>
   /** Where cutover_publish_backlog reads its value at scrape time. */
   setBacklogSource(fn: () => number): void
 }
@@ -87,6 +88,12 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       name: 'cutover_guard_trips_total',
       help: 'Times a route guard set the weight back because cloud breached an SLO',
       labelNames: ['route'],
+      registers: [registry],
+    }),
+    idTranslations: new Counter({
+      name: 'cutover_id_translations_total',
+      help: 'Ids in mirrored requests (path parameters, body fields) looked up in the id map: hit (sent as the other side\'s id) or miss (sent unchanged)',
+      labelNames: ['route', 'result'],
       registers: [registry],
     }),
     noiseFields: new Gauge({

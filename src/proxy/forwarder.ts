@@ -153,6 +153,8 @@ export class Forwarder {
             headers,
             body: null,
             learn: !isWrite && this.#mirror.wantsNoiseSample(routeId),
+            match,
+            query,
           }
         }
       }
