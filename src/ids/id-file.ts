@@ -96,6 +96,7 @@ export class IdFile {
       await this.#fh?.close()
       this.#fh = null
       const tmp = `${this.#path}.${process.pid}.tmp`
+      await mkdir(this.#dir, { recursive: true })
       const fh = await open(tmp, 'w')
       let n = 0
       try {

@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
@@ -118,6 +119,14 @@ describe('id translation: legacy numeric ids, cloud generated string ids', () =>
     await expect.poll(() => idTopic.messages.length, { timeout: 15_000 }).toBe(50)
     expect(idTopic.messages[0]).toMatchObject({ key: 'posts\u00001', value: { schema: 'cutover.id/v1', map: 'posts', legacy: '1', cloud: byTitle(cloud, 'post-1')!.id } })
     expect(diffTopic.messages).toEqual([])
+    const kafkaAdmin = new Kafka({ clientId: 'ids-test', brokers: brokers(), logLevel: logLevel.NOTHING }).admin()
+    await kafkaAdmin.connect()
+    try {
+      const described = await kafkaAdmin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topics.ids, configNames: ['cleanup.policy'] }], includeSynonyms: false })
+      expect(described.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue).toBe('compact')
+    } finally {
+      await kafkaAdmin.disconnect()
+    }
 
     const listed = await admin(gw!, '/ids?map=posts&limit=3')
     expect(listed.status).toBe(200)
