@@ -4,7 +4,7 @@ import type { CutoverConfig } from '../config/schema.ts'
 import type { Publisher } from '../publish/publisher.ts'
 import { IdFile, idFileName, readIdFiles } from './id-file.ts'
 import { MemoryIdMap, type IdPair } from './id-map.ts'
-import { idEvent, idKey, readIdTopic } from './id-topic.ts'
+import { idEvent, idKey, readIdTopic, type IdTopicReader } from './id-topic.ts'
 
 /** A file is rewritten once it holds more than twice the live pairs plus this many lines. */
 export const ID_COMPACT_SLACK = 10_000
@@ -28,37 +28,44 @@ export interface IdSummary {
  * calls this to match items across the two stores.
  */
 export async function loadIdMap(config: CutoverConfig, log: Logger): Promise<MemoryIdMap> {
-  return (await loadInto(config, log)).map
+  return (await loadInto(config, log, false)).map
 }
 
-async function loadInto(config: CutoverConfig, log: Logger): Promise<{ map: MemoryIdMap; lines: Map<string, number> }> {
+async function loadInto(config: CutoverConfig, log: Logger, follow: boolean): Promise<{ map: MemoryIdMap; lines: Map<string, number>; topic: IdTopicReader | null }> {
   const map = new MemoryIdMap(config.ids.maxPairs)
-  const record = (pair: IdPair): void => map.record(pair)
+  const record = (pair: IdPair): void => {
+    // a pair already known as it is stays where it is in the age order
+    if (map.translate(pair.map, 'legacy', pair.legacy) !== pair.cloud || map.translate(pair.map, 'cloud', pair.cloud) !== pair.legacy) map.record(pair)
+  }
   const lines = await readIdFiles(idDir(config), record)
+  let topic: IdTopicReader | null = null
   if (config.kafka !== undefined) {
     try {
-      const n = await readIdTopic(config, record)
-      log.info({ topic: config.kafka.topics.ids, pairs: n }, 'id pairs loaded from Kafka')
+      topic = await readIdTopic(config, record, { follow })
+      log.info({ topic: config.kafka.topics.ids, pairs: topic.read }, 'id pairs loaded from Kafka')
     } catch (err) {
       log.warn({ err, topic: config.kafka.topics.ids }, 'id topic not readable: starting with the pairs in the local file')
     }
   }
-  return { map, lines }
+  return { map, lines, topic }
 }
 
 /**
  * The gateway's id map and where its pairs go: memory first (bounded by ids.maxPairs), then this
  * process's append-only file, then, with Kafka configured, the compacted id topic through the
- * publisher (which spools while Kafka is away).
+ * publisher (which spools while Kafka is away). With Kafka it also follows the topic, so pairs
+ * recorded by other gateway processes reach this one.
  */
 export class IdStore {
   readonly map: MemoryIdMap
   readonly #file: IdFile
   readonly #publisher: Publisher | null
   readonly #log: Logger
+  readonly #topic: IdTopicReader | null
   #compacting = false
 
-  private constructor(map: MemoryIdMap, file: IdFile, publisher: Publisher | null, log: Logger) {
+  private constructor(map: MemoryIdMap, file: IdFile, publisher: Publisher | null, log: Logger, topic: IdTopicReader | null) {
+    this.#topic = topic
     this.map = map
     this.#file = file
     this.#publisher = publisher
@@ -67,8 +74,10 @@ export class IdStore {
 
   /** Loads the persisted pairs (see loadIdMap) before the caller starts serving. */
   static async open(config: CutoverConfig, log: Logger, publisher: Publisher | null, worker = 0): Promise<IdStore> {
-    const { map, lines } = await loadInto(config, log)
-    const store = new IdStore(map, new IdFile(idDir(config), worker, lines.get(idFileName(worker)) ?? 0), config.kafka === undefined ? null : publisher, log)
+    // with Kafka, pairs other processes record keep arriving after the load (into memory only:
+    // their own process persists them)
+    const { map, lines, topic } = await loadInto(config, log, true)
+    const store = new IdStore(map, new IdFile(idDir(config), worker, lines.get(idFileName(worker)) ?? 0), config.kafka === undefined ? null : publisher, log, topic)
     await store.#maybeCompact()
     log.info({ pairs: map.size, dir: idDir(config) }, 'id map loaded')
     return store
@@ -102,6 +111,7 @@ export class IdStore {
   }
 
   async close(): Promise<void> {
+    await this.#topic?.stop()
     await this.#file.close().catch((err: unknown) => this.#log.error({ err }, 'id file could not be written'))
   }
 

@@ -165,6 +165,22 @@ describe('id translation: legacy numeric ids, cloud generated string ids', () =>
     expect(await metric('cutover_mirror_total', { outcome: 'mismatch' })).toBe(0)
   })
 
+  it('a gateway replica sharing the topic learns the pairs another one records', async () => {
+    const replica = await gatewayFor(config(tempDir(), true))
+    try {
+      const created = await json('POST', '/posts', { title: 'post-shared', text: 'created through the first gateway' })
+      await gw!.data.mirror.idle()
+      const cloudId = byTitle(cloud, 'post-shared')!.id
+      await expect.poll(() => replica.data.ids?.map.translate('posts', 'legacy', String(created.value.id)), { timeout: 15_000 }).toBe(cloudId)
+      const res = await call(`${replica.dataUrl}/posts/${String(created.value.id)}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"text":"patched through the replica"}' })
+      expect(res.status).toBe(200)
+      await replica.data.mirror.idle()
+      expect(byTitle(cloud, 'post-shared')!.text).toBe('patched through the replica')
+    } finally {
+      await replica.close()
+    }
+  })
+
   it('a create the secondary missed keeps the primary id on cutover.replay; `cutover replay` pairs it', async () => {
     cloud.down = true
     const created = await json('POST', '/posts', { title: 'post-replayed', text: 'while cloud was down' })
