@@ -62,6 +62,7 @@ export class IdStore {
   readonly #publisher: Publisher | null
   readonly #log: Logger
   readonly #topic: IdTopicReader | null
+  readonly #listeners: ((pair: IdPair) => void)[] = []
   #compacting = false
 
   private constructor(map: MemoryIdMap, file: IdFile, publisher: Publisher | null, log: Logger, topic: IdTopicReader | null) {
@@ -89,8 +90,19 @@ export class IdStore {
     this.map.record(pair)
     this.#file.append(pair)
     this.#publisher?.publish('ids', idKey(pair), idEvent(pair))
+    for (const fn of this.#listeners) fn(pair)
     void this.#maybeCompact()
     return true
+  }
+
+  /** Calls `fn` with every pair this process records (cluster workers pass them on). */
+  onRecord(fn: (pair: IdPair) => void): void {
+    this.#listeners.push(fn)
+  }
+
+  /** A pair another process recorded and persists: into memory only. */
+  learn(pair: IdPair): void {
+    if (this.map.translate(pair.map, 'legacy', pair.legacy) !== pair.cloud || this.map.translate(pair.map, 'cloud', pair.cloud) !== pair.legacy) this.map.record(pair)
   }
 
   summary(map: string | undefined, limit: number): IdSummary {
