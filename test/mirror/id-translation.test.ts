@@ -181,6 +181,26 @@ describe('id translation: legacy numeric ids, cloud generated string ids', () =>
     }
   })
 
+  it('at weight 100 (cloud primary) translates the other way: cloud ids in the request, legacy ids to legacy', async () => {
+    for (const route of ['posts', 'post']) expect((await admin(gw!, `/routes/${route}`, { method: 'PATCH', body: { weight: 100 } })).status).toBe(200)
+    try {
+      const created = await json('POST', '/posts', { title: 'post-from-cloud', text: 'cloud first' })
+      expect(created.status).toBe(201)
+      expect(typeof created.value.id).toBe('string')
+      const reply = await json('POST', '/posts', { title: 'reply-from-cloud', replyTo: created.value.id })
+      expect((await json('PATCH', `/posts/${String(created.value.id)}`, { text: 'patched through cloud' })).status).toBe(200)
+      await gw!.data.mirror.idle()
+      const onLegacy = byTitle(legacy, 'post-from-cloud')!
+      expect(typeof onLegacy.id).toBe('number')
+      expect(onLegacy.text).toBe('patched through cloud')
+      expect(byTitle(legacy, 'reply-from-cloud')!.replyTo).toBe(String(onLegacy.id))
+      expect(reply.status).toBe(201)
+      expect(await metric('cutover_mirror_total', { outcome: 'mismatch' })).toBe(0)
+    } finally {
+      for (const route of ['posts', 'post']) await admin(gw!, `/routes/${route}`, { method: 'PATCH', body: { weight: 0 } })
+    }
+  })
+
   it('a create the secondary missed keeps the primary id on cutover.replay; `cutover replay` pairs it', async () => {
     cloud.down = true
     const created = await json('POST', '/posts', { title: 'post-replayed', text: 'while cloud was down' })
