@@ -196,6 +196,7 @@ export class Mirror {
     let secondaryPath = job.secondaryPath
 
     if (plan.ids?.translates === true) {
+      // an id not known yet may belong to a create still being mirrored (see PendingCreates)
       let t = this.#translate(job, plan, body, false)
       const pending = t.misses > 0 ? this.#creates.wait(plan.ids.map, mark) : null
       if (pending !== null) {
@@ -257,6 +258,7 @@ export class Mirror {
       this.#count(job.routeId, 'error', job, true)
       return
     }
+    // recorded before comparing, so the create's own answers compare modulo the new pair
     const primarySide = sideOf(job.primary.name)
     if (plan.ids !== null && primarySide !== null && job.isWrite && primary.status < 400 && res.status < 400) {
       const pair = plan.ids.created(primary, res, primarySide)
