@@ -214,7 +214,13 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(cfg.backends).join(', ')}) or 404` })
     }
     const seen = new Set<string>()
+    // a map no route records pairs for would never translate anything: most likely a misspelt name
+    const recorded = new Set(cfg.routes.filter((r) => r.ids?.from !== undefined).map((r) => r.ids?.map ?? r.id))
     cfg.routes.forEach((route, i) => {
+      if (route.ids !== undefined && !recorded.has(route.ids.map ?? route.id)) {
+        const map = route.ids.map ?? route.id
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', route.ids.map === undefined ? 'from' : 'map'], message: `no route records pairs for map '${map}' (a route with ids.from and ids.map '${map}')` })
+      }
       if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
       seen.add(route.id)
       let params: readonly string[] = []

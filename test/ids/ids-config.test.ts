@@ -53,4 +53,19 @@ describe('ids options', () => {
     expect(list).toContain('ids.extra: unknown option')
     expect(list.filter((l) => l.includes('params[0]') && l.startsWith('routes[0]'))).toEqual([])
   })
+
+  it('refuses a map that no route records pairs for (a misspelt map name)', () => {
+    const list = problems({
+      backends,
+      routes: [
+        { id: 'posts', path: '/posts', ids: { map: 'posts', from: 'body.id' } },
+        { id: 'post', path: '/posts/:id', ids: { map: 'post', params: ['id'] } },
+        { id: 'other', path: '/other/:id', ids: { params: ['id'] } },
+      ],
+    })
+    expect(list).toEqual([
+      "routes[1].ids.map: no route records pairs for map 'post' (a route with ids.from and ids.map 'post')",
+      "routes[2].ids.from: no route records pairs for map 'other' (a route with ids.from and ids.map 'other')",
+    ])
+  })
 })
