@@ -25,5 +25,8 @@ export const DEFAULT_TOPICS = Object.freeze({
   replay: 'cutover.replay',
   control: 'cutover.control',
   audit: 'cutover.audit',
+  ids: 'cutover.ids',
 })
+/** Id pairs kept (all maps together); past it the oldest pair is forgotten. */
+export const DEFAULT_ID_MAX_PAIRS = 1_000_000
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const

@@ -5,6 +5,9 @@ import type { CutoverConfig } from '../config/schema.ts'
 import { CutoverError } from '../errors.ts'
 import { REDACTED } from './redact.ts'
 import { REPLAY_SCHEMA, type ReplayEvent } from './events.ts'
+import { replayedPair } from '../ids/replayed-pair.ts'
+import type { IdPair } from '../ids/id-map.ts'
+import { idEvent, idKey } from '../ids/id-topic.ts'
 
 export const REPLAY_GROUP = 'cutover-replay'
 
@@ -25,7 +28,7 @@ export interface ReplaySummary {
 }
 
 /** The resend of one replay event; exported for tests. */
-export async function resend(config: CutoverConfig, event: ReplayEvent, extra: Record<string, string>): Promise<{ ok: boolean; status: number | null; error?: string }> {
+export async function resend(config: CutoverConfig, event: ReplayEvent, extra: Record<string, string>): Promise<{ ok: boolean; status: number | null; error?: string; pair?: IdPair }> {
   const backend = config.backends[event.backend]
   if (backend === undefined) return { ok: false, status: null, error: `backend '${event.backend}' is not in the config` }
   const headers: Record<string, string> = {}
@@ -43,9 +46,10 @@ export async function resend(config: CutoverConfig, event: ReplayEvent, extra: R
       headersTimeout: backend.timeoutMs,
       bodyTimeout: backend.timeoutMs,
     })
-    await res.body.dump()
+    // a replayed create (route with ids.from) answers the backend's id: paired with the primary's
+    const pair = await replayedPair(config, event, res)
     // 4xx is the backend's considered answer (e.g. 409: already applied): resending won't change it
-    return { ok: res.statusCode < 500, status: res.statusCode }
+    return { ok: res.statusCode < 500, status: res.statusCode, ...(pair === undefined ? {} : { pair }) }
   } catch (err) {
     return { ok: false, status: null, error: (err as Error).message }
   }
@@ -125,6 +129,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
               opts.print(`would send ${where}`)
             } else {
               const result = await resend(config, event, opts.headers)
+              if (result.pair !== undefined) await producer?.send({ topic: kafka.topics.ids, acks: -1, messages: [{ key: idKey(result.pair), value: JSON.stringify(idEvent(result.pair)) }] })
               if (result.ok) {
                 summary.sent++
                 opts.print(`sent ${where}: ${result.status}`)

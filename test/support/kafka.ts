@@ -11,9 +11,9 @@ export function brokers(): string[] {
 }
 
 /** Fresh topic names per test file, so reruns against a long-lived cluster stay independent. */
-export function topicsFor(prefix: string): { diffs: string; replay: string; control: string; audit: string } {
+export function topicsFor(prefix: string): { diffs: string; replay: string; control: string; audit: string; ids: string } {
   const id = randomUUID().slice(0, 8)
-  return { diffs: `${prefix}-${id}.diffs`, replay: `${prefix}-${id}.replay`, control: `${prefix}-${id}.control`, audit: `${prefix}-${id}.audit` }
+  return { diffs: `${prefix}-${id}.diffs`, replay: `${prefix}-${id}.replay`, control: `${prefix}-${id}.control`, audit: `${prefix}-${id}.audit`, ids: `${prefix}-${id}.ids` }
 }
 
 export interface Collected<T> {
