@@ -8,6 +8,7 @@ import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
 import { replay } from './publish/replay.ts'
+import { addReconcileCommand } from './reconcile/reconcile-command.ts'
 
 function workerCount(value: string): number {
   const n = Number(value)
@@ -99,5 +100,7 @@ program
       fail(err)
     }
   })
+
+addReconcileCommand(program, fail, header)
 
 await program.parseAsync(process.argv)
