@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
@@ -207,6 +208,10 @@ describe('cutover reconcile (two envelopes, generated ids paired through the id 
     expect(report.routes[0]).toMatchObject({ source: 'cloud', target: 'legacy', missing: [extra], extra: [] })
     const forced = await run({ source: 'legacy' }, configInput({ weight: 100 }))
     expect(forced.routes[0]).toMatchObject({ source: 'legacy', missing: [], extra: [extra] })
+    // the state file's weight (set at run time) wins over the config's, as in the gateway
+    const input = configInput({ weight: 0 })
+    writeFileSync(input.state!.file as string, JSON.stringify({ schema: 'cutover.state/v1', routes: { posts: { weight: 100, mirror: 'writes', readSample: 1, version: 3 } } }))
+    expect((await run({}, input)).routes[0]).toMatchObject({ source: 'cloud' })
   })
 
   it('follows RFC 8288 Link rel="next" pagination, and reports a failing page as an incomplete walk', async () => {
