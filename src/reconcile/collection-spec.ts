@@ -27,15 +27,17 @@ export interface CollectionSpec {
  * for that backend when the path matches the route path (the config check refuses a rewritten
  * backend whose path does not match and has no override), else the path unchanged.
  */
-function rewritten(route: RouteConfig, backend: Side, clientPath: string): string {
+function rewriter(route: RouteConfig, backend: Side): (clientPath: string) => string {
   const template = route.rewrite?.[backend]
-  if (template === undefined) return clientPath
-  const q = clientPath.indexOf('?')
-  const path = q < 0 ? clientPath : clientPath.slice(0, q)
+  if (template === undefined) return (clientPath) => clientPath
   const pattern = compilePathPattern(route.path)
-  const match = pattern.regex.exec(path)
-  if (match === null) return clientPath
-  return fillPathTemplate(compilePathTemplate(template, pattern.params), match) + (q < 0 ? '' : clientPath.slice(q))
+  const compiled = compilePathTemplate(template, pattern.params)
+  return (clientPath) => {
+    const q = clientPath.indexOf('?')
+    const match = pattern.regex.exec(q < 0 ? clientPath : clientPath.slice(0, q))
+    if (match === null) return clientPath
+    return fillPathTemplate(compiled, match) + (q < 0 ? '' : clientPath.slice(q))
+  }
 }
 
 export function collectionSpec(config: CutoverConfig, route: RouteConfig, side: Side): CollectionSpec {
@@ -45,7 +47,8 @@ export function collectionSpec(config: CutoverConfig, route: RouteConfig, side: 
   const own = r.backends?.[side]
   const url = new URL(backend.url)
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
-  const listPath = basePath + (own?.list ?? rewritten(route, side, r.list))
+  const rewritten = rewriter(route, side)
+  const listPath = basePath + (own?.list ?? rewritten(r.list))
   const itemTemplate = own?.item ?? r.item
   return {
     route: route.id,
@@ -59,7 +62,7 @@ export function collectionSpec(config: CutoverConfig, route: RouteConfig, side: 
     itemPath(id: string): string | undefined {
       if (itemTemplate === undefined) return undefined
       const filled = itemTemplate.replaceAll(':id', encodeURIComponent(id))
-      return basePath + (own?.item !== undefined ? filled : rewritten(route, side, filled))
+      return basePath + (own?.item !== undefined ? filled : rewritten(filled))
     },
   }
 }

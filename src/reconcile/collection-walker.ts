@@ -32,7 +32,9 @@ export interface WalkResult {
 export interface Page {
   readonly status: number
   readonly headers: Record<string, string | string[] | undefined>
+  /** the body as parsed JSON, or as text when `json` is false (or undefined when empty) */
   readonly body: unknown
+  readonly json: boolean
 }
 
 function decode(buf: Buffer, encoding: string | string[] | undefined): Buffer {
@@ -45,7 +47,7 @@ function decode(buf: Buffer, encoding: string | string[] | undefined): Buffer {
   throw new Error(`content-encoding '${e}' is not supported`)
 }
 
-/** One GET (or any method) with a JSON answer; a body over MAX_PAGE_BYTES is an error, not truncated. */
+/** One request expecting JSON; a body over MAX_PAGE_BYTES is an error, not truncated. */
 export async function requestJson(
   url: string,
   init: { method?: string; headers: Readonly<Record<string, string>>; body?: string; signal: AbortSignal; timeoutMs: number },
@@ -71,15 +73,16 @@ export async function requestJson(
   }
   const text = decode(Buffer.concat(chunks), res.headers['content-encoding']).toString('utf8')
   let body: unknown = undefined
+  let json = true
   if (text !== '') {
     try {
       body = JSON.parse(text)
     } catch {
-      if (res.statusCode < 300) throw new Error(`answer ${res.statusCode} is not JSON`)
       body = text
+      json = false
     }
   }
-  return { status: res.statusCode, headers: res.headers, body }
+  return { status: res.statusCode, headers: res.headers, body, json }
 }
 
 function withQuery(path: string, params: Record<string, string | number>): string {
@@ -140,6 +143,11 @@ export async function walkCollection(spec: CollectionSpec, opts: WalkOptions): P
     if (page.status < 200 || page.status >= 300) {
       result.stop = 'error'
       result.error = `GET ${path}: status ${page.status}`
+      break
+    }
+    if (!page.json) {
+      result.stop = 'error'
+      result.error = `GET ${path}: the answer is not JSON`
       break
     }
     const items = getPath({ status: page.status, headers: page.headers, body: page.body }, spec.items)

@@ -15,17 +15,20 @@ let legacy: PostStore
 let cloud: PostStore
 let ids: MemoryIdMap
 let legacyHandler: PostStore['origin']['handler']
+let cloudHandler: PostStore['origin']['handler']
 
 beforeAll(async () => {
   legacy = await startLegacyPosts()
   cloud = await startCloudPosts()
   legacyHandler = legacy.origin.handler
+  cloudHandler = cloud.origin.handler
 })
 afterAll(async () => {
   await Promise.all([legacy?.origin.close(), cloud?.origin.close()])
 })
 afterEach(() => {
   legacy.origin.handler = legacyHandler
+  cloud.origin.handler = cloudHandler
   legacy.items.clear()
   cloud.items.clear()
   legacy.origin.requests.length = 0
@@ -247,6 +250,30 @@ describe('cutover reconcile, awkward backends', () => {
     const report = await run()
     expect(legacy.origin.requests[0]!.headers['accept-encoding']).toBe('identity')
     expect(report.routes[0]).toMatchObject({ matched: 2, differences: 0, complete: true })
+  })
+
+  it('stops at the deadline (--timeout) with the walk marked timeout, without waiting for a stalled page', async () => {
+    seedPaired(2)
+    legacy.origin.handler = () => undefined // never answers
+    const started = Date.now()
+    const report = await run({ timeoutMs: 300 })
+    expect(Date.now() - started).toBeLessThan(1500)
+    expect(report.routes[0]!.read.legacy).toMatchObject({ pages: 0, stop: 'timeout' })
+    expect(report.routes[0]!.read.cloud.stop).toBe('end')
+    expect(report.routes[0]!.unchecked).toEqual({ missing: 0, extra: 2 })
+    expect(exitCode(report)).toBe(1)
+  })
+
+  it('refuses a Link to another origin and a cursor that repeats, instead of looping or leaking credentials', async () => {
+    seedPaired(2)
+    legacy.origin.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', link: '<http://127.0.0.2:1/posts?p=2>; rel="next"' }).end('[{"id":1}]')
+    cloud.origin.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[{"id":"c"}],"next":"same"}')
+    const input = configInput({ reconcile: { list: '/posts', pagination: { style: 'link' }, backends: { cloud: { items: 'body.data', pagination: { style: 'cursor', next: 'body.next' } } } } })
+    const report = await run({}, input)
+    expect(report.routes[0]!.read.legacy).toMatchObject({ stop: 'error', error: 'GET /posts: next link points to another origin (http://127.0.0.2:1)' })
+    expect(report.routes[0]!.read.cloud).toMatchObject({ stop: 'error', pages: 2 })
+    expect(report.routes[0]!.read.cloud.error).toContain('the next page repeats an earlier one')
+    expect(cloud.origin.requests).toHaveLength(2)
   })
 
   it('lists a repair it cannot make (no reconcile.item) as failed, and the difference remains', async () => {
