@@ -131,24 +131,20 @@ describe('cutover reconcile (two envelopes, generated ids paired through the id 
     expect(text).toContain(`extra ${stray}: on cloud only`)
   })
 
-  it('--repair updates the differing item, creates the missing one (recording its pair), leaves extras, and re-checks', async () => {
+  it('--repair updates the differing item and creates the missing one (recording its pair); the re-check shows 0', async () => {
     const { legacyIds, cloudIds } = seedPaired(5)
     ;(cloud.items.get(cloudIds[1]!) as Record<string, unknown>).tags = ['a']
     cloud.items.delete(cloudIds[4]!)
-    const stray = cloud.seed({ title: 'only on cloud' })
     const report = await run({ repair: true })
     const route = report.routes[0]!
-    expect(route.repair).toMatchObject({ updated: 1, created: 1, deleted: 0, failed: [], before: 3 })
+    expect(route.repair).toMatchObject({ updated: 1, created: 1, deleted: 0, failed: [], before: 2 })
     expect(route.repair!.paired).toHaveLength(1)
     const created = route.repair!.paired[0]!
     expect(created.source).toBe(legacyIds[4])
     expect(ids.translate('posts', 'legacy', legacyIds[4]!)).toBe(created.target)
-    // after the re-check only the extra remains: it is never deleted without --repair-extra
-    expect(route.differs).toEqual([])
-    expect(route.missing).toEqual([])
-    expect(route.extra).toEqual([stray])
-    expect(cloud.items.has(stray)).toBe(true)
-    cloud.items.delete(stray)
+    expect(report.differences).toBe(0)
+    expect(route).toMatchObject({ matched: 5, differs: [], missing: [], extra: [], complete: true })
+    expect(exitCode(report)).toBe(0)
     expect(cloudAsLegacy()).toEqual(legacyItems())
 
     const put = cloud.origin.requests.find((r) => r.method === 'PUT')!
@@ -158,17 +154,24 @@ describe('cutover reconcile (two envelopes, generated ids paired through the id 
     const post = cloud.origin.requests.find((r) => r.method === 'POST')!
     expect(post.url).toBe('/v2/posts/')
     expect(post.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(put.headers['idempotency-key']).not.toBe(post.headers['idempotency-key'])
   })
 
-  it('--repair --repair-extra deletes what only the target has; a rerun with nothing to do sends nothing', async () => {
+  it('leaves extras alone under --repair; --repair-extra deletes them; a rerun with nothing to do sends nothing', async () => {
     seedPaired(3)
     const stray = cloud.seed({ title: 'only on cloud' })
+    const kept = await run({ repair: true })
+    expect(kept.routes[0]).toMatchObject({ extra: [stray], repair: { updated: 0, created: 0, deleted: 0, before: 1 } })
+    expect(cloud.items.has(stray)).toBe(true)
+    expect(cloud.origin.requests.every((r) => r.method === 'GET')).toBe(true)
+
     const report = await run({ repair: true, repairExtra: true })
     expect(report.routes[0]!.repair).toMatchObject({ deleted: 1, failed: [] })
+    expect(cloud.origin.requests.find((r) => r.method === 'DELETE')!.url).toBe(`/v2/posts/${stray}`)
     expect(cloud.items.has(stray)).toBe(false)
     expect(report.differences).toBe(0)
     const before = cloud.origin.requests.length
-    const again = await run({ repair: true })
+    const again = await run({ repair: true, repairExtra: true })
     expect(again.routes[0]!.repair).toMatchObject({ updated: 0, created: 0, deleted: 0, before: 0 })
     expect(cloud.origin.requests.slice(before).every((r) => r.method === 'GET')).toBe(true)
   })
