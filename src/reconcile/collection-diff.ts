@@ -54,7 +54,8 @@ function shown(path: Segment[], value: unknown, redact: FieldMatcher): unknown {
 /**
  * Matches the source's items with the target's — through the id map when a pair is known (legacy
  * id ↔ cloud id), else by equal id (services that keep the client's ids) — and compares every
- * matched pair field by field. The id field is not compared: matched means equal modulo the map.
+ * matched pair field by field. The id field is not compared (matched means equal modulo the map),
+ * and neither is any other field whose two values are a known pair.
  */
 export function diffCollections(source: WalkResult, target: WalkResult, ctx: DiffContext): CollectionFindings {
   const out: CollectionFindings = { matched: 0, missing: [], extra: [], differs: [], unchecked: { missing: 0, extra: 0 } }
@@ -70,7 +71,10 @@ export function diffCollections(source: WalkResult, target: WalkResult, ctx: Dif
     claimed.add(targetId)
     out.matched++
     const diffs: RawDifference[] = []
-    jsonDiff(item, target.items.get(targetId), [...ROOT], { ignore: [ctx.ignore], ignoreArrayOrder: ctx.ignoreArrayOrder, limit: MAX_DIFFERENCES + 1 }, diffs)
+    const raw: RawDifference[] = []
+    jsonDiff(item, target.items.get(targetId), [...ROOT], { ignore: [ctx.ignore], ignoreArrayOrder: ctx.ignoreArrayOrder, limit: MAX_DIFFERENCES + 1 }, raw)
+    // a field holding a known pair (a reference to another item: legacy 21, cloud "c-5f3a…") is equal modulo the map
+    for (const d of raw) if (!ctx.ids.same(ctx.map, ctx.source, d.a, d.b)) diffs.push(d)
     if (diffs.length === 0) continue
     const truncated = diffs.length > MAX_DIFFERENCES
     out.differs.push({

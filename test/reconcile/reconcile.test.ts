@@ -183,6 +183,18 @@ describe('cutover reconcile (two envelopes, generated ids paired through the id 
     expect(repairKey('posts', '7', 'a')).not.toBe(repairKey('other', '7', 'a'))
   })
 
+  it('a field referring to another item by id is equal when the two values are a known pair', async () => {
+    const { legacyIds, cloudIds } = seedPaired(3)
+    ;(legacy.items.get(legacyIds[2]!) as Record<string, unknown>).replyTo = Number(legacyIds[0])
+    ;(cloud.items.get(cloudIds[2]!) as Record<string, unknown>).replyTo = cloudIds[0]
+    ;(legacy.items.get(legacyIds[1]!) as Record<string, unknown>).replyTo = Number(legacyIds[0])
+    ;(cloud.items.get(cloudIds[1]!) as Record<string, unknown>).replyTo = cloudIds[2]
+    const report = await run()
+    expect(report.routes[0]!.differs).toEqual([
+      { id: legacyIds[1], targetId: cloudIds[1], truncated: false, fields: [{ path: 'body.replyTo', kind: 'type', source: Number(legacyIds[0]), target: cloudIds[2] }] },
+    ])
+  })
+
   it('honours compare.ignore and reconcile.ignore, and redacts values of redact fields', async () => {
     const { cloudIds } = seedPaired(2)
     const item = cloud.items.get(cloudIds[0]!) as Record<string, unknown>
