@@ -1,6 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander'
+import pino from 'pino'
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.ts'
 import type { Side } from '../ids/id-map.ts'
+import { REDACT_PATHS } from '../log.ts'
 import { openIdMap } from './open-id-map.ts'
 import { DEFAULT_MAX_PAGES, DEFAULT_TIMEOUT_MS, exitCode, reconcile } from './reconcile.ts'
 import { formatReport } from './reconcile-report.ts'
@@ -48,18 +50,26 @@ export function addReconcileCommand(program: Command, fail: (err: unknown) => ne
     .action(async (flags: Flags) => {
       try {
         const config = await loadConfig(flags.config)
-        const report = await reconcile({
-          config,
-          ids: await openIdMap(config),
-          repair: flags.repair,
-          repairExtra: flags.repairExtra,
-          maxPages: flags.maxPages,
-          timeoutMs: flags.timeout,
-          headers: flags.header,
-          progress: (line) => process.stderr.write(line + '\n'),
-          ...(flags.route === undefined ? {} : { route: flags.route }),
-          ...(flags.source === undefined ? {} : { source: flags.source }),
-        })
+        // logs go to stderr: stdout carries the report (JSON with --json)
+        const log = pino({ name: 'cutover', level: process.env.LOG_LEVEL ?? 'warn', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination(2))
+        const map = await openIdMap(config, log)
+        let report
+        try {
+          report = await reconcile({
+            config,
+            ids: map.ids,
+            repair: flags.repair,
+            repairExtra: flags.repairExtra,
+            maxPages: flags.maxPages,
+            timeoutMs: flags.timeout,
+            headers: flags.header,
+            progress: (line) => process.stderr.write(line + '\n'),
+            ...(flags.route === undefined ? {} : { route: flags.route }),
+            ...(flags.source === undefined ? {} : { source: flags.source }),
+          })
+        } finally {
+          await map.close()
+        }
         process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report))
         process.exit(exitCode(report))
       } catch (err) {

@@ -9,7 +9,7 @@ import { formatReport } from '../../src/reconcile/reconcile-report.ts'
 import { repairKey } from '../../src/reconcile/repair.ts'
 import { testConfig } from '../support/gateway.ts'
 import { runCli, writeConfig } from '../support/cli.ts'
-import { startCloudPosts, startLegacyPosts, type PostStore } from '../support/post-stores.ts'
+import { startCloudPosts, startLegacyPosts, type PostStore } from '../support/two-envelope-posts.ts'
 
 let legacy: PostStore
 let cloud: PostStore
