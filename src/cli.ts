@@ -4,11 +4,11 @@ import { availableParallelism } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
 import { CutoverError } from './errors.ts'
+import { addReconcileCommand } from './reconcile/reconcile-command.ts'
 import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
 import { replay } from './publish/replay.ts'
-import { addReconcileCommand } from './reconcile/reconcile-command.ts'
 
 function workerCount(value: string): number {
   const n = Number(value)

@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import * as D from './defaults.ts'
+import { reconcileProblems, reconcileSchema } from './reconcile-schema.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
 import { rampStepsProblem } from '../resilience/ramp.ts'
-import { reconcileProblems, reconcileSchema } from './reconcile-schema.ts'
 
 const WEIGHT_MESSAGE = 'must be an integer from 0 to 100'
 
@@ -117,6 +117,8 @@ const routeSchema = z.strictObject({
     .optional(),
   /** how `cutover reconcile` reads this route's collection on each backend (docs/mirroring.md) */
   reconcile: reconcileSchema.optional(),
+}).superRefine((route, ctx) => {
+  for (const p of reconcileProblems(route)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 })
 
 export const configSchema = z
@@ -189,7 +191,6 @@ export const configSchema = z
     cfg.routes.forEach((route, i) => {
       if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
       seen.add(route.id)
-      for (const p of reconcileProblems(route)) ctx.addIssue({ code: 'custom', path: ['routes', i, ...p.path], message: p.message })
       let params: readonly string[] = []
       try {
         params = compilePathPattern(route.path).params
