@@ -328,7 +328,7 @@ describe('cutover reconcile, the command', () => {
     const cli = runCli(['reconcile', '--config', file, '--json', '--route', 'posts', '-H', 'authorization: Bearer ops'])
     expect(await cli.exited).toBe(1)
     const out = cli.output()
-    const report = JSON.parse(out.slice(out.indexOf('{'))) as Record<string, unknown>
+    const report = JSON.parse(out.slice(out.indexOf('{\n  "schema"'))) as Record<string, unknown>
     expect(report).toMatchObject({
       schema: 'cutover.reconcile/v1',
       differences: 1,
