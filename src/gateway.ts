@@ -18,6 +18,8 @@ import { closeUpstreams, createUpstreams } from './proxy/upstreams.ts'
 import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
+import { Journal } from './mirror/journal.ts'
+import { JournalRecovery } from './mirror/journal-recovery.ts'
 import { createPublisher, type Publisher } from './publish/publisher.ts'
 import { AUDIT_SCHEMA } from './publish/events.ts'
 import { createBreakers, type BackendBreaker, type BreakerState } from './resilience/breaker.ts'
@@ -67,6 +69,10 @@ export interface DataPlaneHandle {
   readonly breakers: ReadonlyMap<string, BackendBreaker>
   readonly guards: GuardSet
   readonly cache: ReadCache | null
+  /** null with `journal.enabled: false` */
+  readonly journal: Journal | null
+  /** finishing the jobs a previous run left in the journal */
+  readonly recovery: JournalRecovery | null
   /** A route's state changed: its cached reads came from the side that served before. */
   routeChanged(id: string): void
   listen(): Promise<string>
@@ -86,9 +92,13 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const diffs = new DiffLog()
   const breakers = createBreakers(config.backends, metrics.breakerState, log)
   const guards = new GuardSet(config, states, metrics, log)
-  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards)
+  const journaled = config.journal.enabled ? await Journal.open(join(config.spool.dir, `w${worker}`, 'journal'), config.journal, metrics.registry, log) : null
+  const journal = journaled?.journal ?? null
+  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards, journal)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config)
+  // what a previous run left unfinished is resent in the background, while this one serves
+  const recovery = journaled === null ? null : new JournalRecovery(journaled.recovered, { journal: journaled.journal, publisher, upstreams, log, concurrency: config.limits.mirrorInFlight })
   const backends = [...upstreams.keys()]
   const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends, guards)
   metricsTable.get(NO_ROUTE, NO_ROUTE)
@@ -107,6 +117,8 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     breakers,
     guards,
     cache,
+    journal,
+    recovery,
     routeChanged(id) {
       cache?.flushRoute(id)
     },
@@ -133,8 +145,11 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         clearInterval(sweep)
         // mirrored calls finish (or time out) before their events are flushed
         await Promise.race([mirror.idle(), new Promise((r) => setTimeout(r, MIRROR_DRAIN_MS).unref())])
+        await recovery?.stop()
         await closeUpstreams(upstreams)
         await publisher.close()
+        // after the publisher: its last spool flush marks replayed jobs done
+        await journal?.close()
         for (const b of breakers.values()) b.shutdown()
         guards.stop()
       }

@@ -158,6 +158,14 @@ export const configSchema = z
       })
       .default({ dir: D.DEFAULT_SPOOL_DIR, maxBytes: D.DEFAULT_SPOOL_MAX_BYTES, queueSize: D.DEFAULT_QUEUE_SIZE }),
     state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
+    /** the mirror journal (docs/mirroring.md#crash-safety-the-mirror-journal), under spool.dir */
+    journal: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        maxBytes: z.int().min(65_536, 'must be at least 65536 bytes').default(D.DEFAULT_JOURNAL_MAX_BYTES),
+        segmentBytes: z.int().min(4096, 'must be at least 4096 bytes').default(D.DEFAULT_JOURNAL_SEGMENT_BYTES),
+      })
+      .default({ enabled: true, maxBytes: D.DEFAULT_JOURNAL_MAX_BYTES, segmentBytes: D.DEFAULT_JOURNAL_SEGMENT_BYTES }),
     limits: z
       .strictObject({
         bodyBytes: z.int().min(0).default(D.DEFAULT_BODY_BYTES),

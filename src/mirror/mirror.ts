@@ -16,6 +16,7 @@ import type { Upstream } from '../proxy/upstreams.ts'
 import type { BackendBreaker } from '../resilience/breaker.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
+import type { Journal } from './journal.ts'
 
 /** One mirrored exchange, filled in as the primary answers. */
 export interface MirrorJob {
@@ -49,6 +50,12 @@ interface RoutePlan {
   readonly mirrorFailedWrites: boolean
 }
 
+/** The secondary's request: the client's headers and body with propagated values applied. */
+interface Prepared {
+  readonly headers: readonly string[]
+  readonly body: Buffer | null
+}
+
 type Call = { ok: true; response: CapturedResponse } | { ok: false; timeout: boolean; error: Error; latencyMs: number }
 
 const RESPONSE_SKIP = new Set(['content-length', 'transfer-encoding', 'connection'])
@@ -70,6 +77,7 @@ export class Mirror {
   readonly #compareBytes: number
   readonly #breakers: ReadonlyMap<string, BackendBreaker>
   readonly #guards: { get(route: string): RouteGuard | undefined } | null
+  readonly #journal: Journal | null
   #inFlight = 0
   #idle: (() => void)[] = []
 
@@ -81,7 +89,9 @@ export class Mirror {
     log: Logger,
     breakers: ReadonlyMap<string, BackendBreaker> = new Map(),
     guards: { get(route: string): RouteGuard | undefined } | null = null,
+    journal: Journal | null = null,
   ) {
+    this.#journal = journal
     this.#breakers = breakers
     this.#guards = guards
     this.#publisher = publisher
@@ -106,6 +116,11 @@ export class Mirror {
     return this.#inFlight
   }
 
+  /** Mirrored writes are journalled: a write's answer waits for primaryAnswered's promise. */
+  get journals(): boolean {
+    return this.#journal !== null
+  }
+
   /** Learned noise per route, for the admin API. */
   noise(): Record<string, string[]> {
     const out: Record<string, string[]> = {}
@@ -124,65 +139,105 @@ export class Mirror {
     return new Promise((resolve) => this.#idle.push(resolve))
   }
 
-  /** The primary answered: mirror (unless policy says otherwise), compare, publish. */
-  primaryAnswered(job: MirrorJob, primary: CapturedResponse): void {
+  /**
+   * The primary answered: mirror (unless policy says otherwise), compare, publish. For a journalled
+   * write, resolves once its journal record is durable (false: the write failed); null when there
+   * is nothing to wait for.
+   */
+  primaryAnswered(job: MirrorJob, primary: CapturedResponse): Promise<boolean> | null {
     const plan = this.#plans.get(job.routeId)
-    if (plan === undefined) return
+    if (plan === undefined) return null
     if (job.isWrite && primary.status >= 500 && !plan.mirrorFailedWrites) {
       this.#count(job.routeId, 'skipped')
-      return
+      return null
     }
-    this.#start(job, plan, primary)
+    return this.#start(job, plan, primary)
   }
 
-  /** The primary failed (network, timeout): a write is mirrored only when the route asks for it. */
-  primaryFailed(job: MirrorJob): void {
+  /**
+   * The primary failed (network, timeout, client gone). `unknown` says how when the request had
+   * reached the primary, which may have applied it: such a write gets a `primary-unknown` diff
+   * event and goes to replay marked `outcome: 'unknown'` (or, with `mirrorFailedWrites`, to the
+   * secondary). Otherwise a write is mirrored only when the route asks for it.
+   */
+  primaryFailed(job: MirrorJob, unknown: string | null = null): void {
     const plan = this.#plans.get(job.routeId)
     if (plan === undefined) return
-    if (job.isWrite && plan.mirrorFailedWrites) this.#start(job, plan, null)
+    if (job.isWrite && unknown !== null) this.#emitDiff(job, 'primary-unknown', null, null, [], false, unknown)
+    if (job.isWrite && plan.mirrorFailedWrites) void this.#start(job, plan, null, unknown !== null)
+    else if (job.isWrite && unknown !== null) this.#replayUnknown(job)
     else this.#count(job.routeId, 'skipped')
   }
 
-  #start(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null): void {
+  /**
+   * Replay only, no mirrored call: there is no answer to copy generated values from (`propagate`),
+   * and the primary may not have applied the write at all; reconciliation settles it.
+   */
+  #replayUnknown(job: MirrorJob): void {
+    this.#count(job.routeId, 'skipped')
+    // an oversized body was not kept: the primary-unknown diff event is all there is
+    if (job.body === 'overflow') return
+    const event = this.#replayEvent(job, 'primary-unknown', job.body, job.headers, true)
+    this.#journal?.begin({ mode: 'publish', event })
+    this.#publishReplay(event)
+  }
+
+  #start(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null, unknown = false): Promise<boolean> | null {
     if (job.body === 'overflow') {
       this.#count(job.routeId, 'skipped')
       this.#emitDiff(job, 'not-mirrored', primary, null, [], false, 'request body over limits.mirrorBodyBytes')
-      return
+      return null
     }
+    let prepared: Prepared
+    try {
+      prepared = this.#prepare(job, plan, primary)
+    } catch (err) {
+      this.#log.error({ err, route: job.routeId, requestId: job.requestId }, 'mirror failed')
+      return null
+    }
+    // a write is journalled before its client is answered, so that a crash cannot lose it
+    const event = job.isWrite && this.#journal !== null ? this.#replayEvent(job, 'skipped', prepared.body, prepared.headers, unknown) : null
+    const durable = event === null ? null : (this.#journal as Journal).begin({ mode: 'send', event })
     // over the in-flight bound, or the secondary's breaker is open: skipped, and a write is kept
     if (this.#inFlight >= this.#maxInFlight || this.#breakers.get(job.secondary.name)?.allows() === false) {
       this.#count(job.routeId, 'skipped')
-      if (job.isWrite) this.#emitReplay(job, 'skipped', job.body)
-      return
+      if (job.isWrite) this.#emitReplay(job, 'skipped', prepared.body, prepared.headers, event, unknown)
+      return durable
     }
     this.#inFlight++
-    this.#run(job, plan, primary)
+    this.#run(job, plan, primary, prepared, event, unknown)
       .catch((err: unknown) => this.#log.error({ err, route: job.routeId, requestId: job.requestId }, 'mirror failed'))
       .finally(() => {
         this.#inFlight--
         if (this.#inFlight === 0) for (const r of this.#idle.splice(0)) r()
       })
+    return durable
   }
 
-  async #run(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null): Promise<void> {
+  /** The secondary's headers and body: the client's, with values copied from the primary's answer. */
+  #prepare(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null): Prepared {
     const body = job.body === 'overflow' ? null : job.body
+    if (primary === null || plan.propagate.length === 0) return { headers: job.headers, body }
     const headers = [...job.headers]
     let secondaryBody = body
-
-    if (primary !== null && plan.propagate.length > 0) {
-      const parsed = parseJson(primary)
-      let reqJson: unknown = undefined
-      for (const p of plan.propagate) {
-        const value = getPath({ body: parsed, headers: primary.headers as Record<string, unknown>, status: primary.status }, p.from)
-        if (value === undefined) continue
-        if (p.to.kind === 'header') headers.push(p.to.name, String(value))
-        else {
-          reqJson ??= secondaryBody === null ? {} : JSON.parse(secondaryBody.toString('utf8'))
-          setPath({ body: reqJson }, p.to.path, value)
-        }
+    const parsed = parseJson(primary)
+    let reqJson: unknown = undefined
+    for (const p of plan.propagate) {
+      const value = getPath({ body: parsed, headers: primary.headers as Record<string, unknown>, status: primary.status }, p.from)
+      if (value === undefined) continue
+      if (p.to.kind === 'header') headers.push(p.to.name, String(value))
+      else {
+        reqJson ??= secondaryBody === null ? {} : JSON.parse(secondaryBody.toString('utf8'))
+        setPath({ body: reqJson }, p.to.path, value)
       }
-      if (reqJson !== undefined) secondaryBody = Buffer.from(JSON.stringify(reqJson))
     }
+    if (reqJson !== undefined) secondaryBody = Buffer.from(JSON.stringify(reqJson))
+    return { headers, body: secondaryBody }
+  }
+
+  async #run(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null, prepared: Prepared, event: ReplayEvent | null, unknown: boolean): Promise<void> {
+    const body = job.body === 'overflow' ? null : job.body
+    const { headers, body: secondaryBody } = prepared
 
     if (job.learn && primary !== null && plan.noise !== null) {
       const again = await this.#call(job.primary, job.method, job.primaryPath, job.headers, body)
@@ -202,17 +257,19 @@ export class Mirror {
       else if (secondary.response.status >= 500) ticket.failure(new Error(`upstream answered ${secondary.response.status}`))
       else ticket.success()
     }
+    // the secondary has the write: nothing left to recover
+    if (event !== null && secondary.ok && !(job.isWrite && secondary.response.status >= 500)) this.#journal?.done(event.id)
     if (!secondary.ok) {
       this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error', job)
       this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
-      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', secondaryBody, headers)
+      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', secondaryBody, headers, event, unknown)
       return
     }
     const res = secondary.response
     if (job.isWrite && res.status >= 500) {
       this.#count(job.routeId, 'error', job)
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
-      this.#emitReplay(job, 'secondary-error', secondaryBody, headers)
+      this.#emitReplay(job, 'secondary-error', secondaryBody, headers, event, unknown)
       return
     }
     if (primary === null) {
@@ -310,7 +367,24 @@ export class Mirror {
     this.#publisher.publish('diffs', job.routeId, event)
   }
 
-  #emitReplay(job: MirrorJob, reason: ReplayEvent['reason'], body: Buffer | null | 'overflow', headers: readonly string[] = job.headers): void {
+  /** Publishes a write for replay; a journalled one (`journalled`) keeps its event id and is done once the event is durable. */
+  #emitReplay(
+    job: MirrorJob,
+    reason: ReplayEvent['reason'],
+    body: Buffer | null | 'overflow',
+    headers: readonly string[] = job.headers,
+    journalled: ReplayEvent | null = null,
+    unknown = false,
+  ): void {
+    this.#publishReplay(journalled === null ? this.#replayEvent(job, reason, body, headers, unknown) : { ...journalled, reason, time: new Date().toISOString() })
+  }
+
+  #publishReplay(event: ReplayEvent): void {
+    const journal = this.#journal
+    this.#publisher.publish('replay', event.route, event, journal === null ? undefined : () => journal.done(event.id))
+  }
+
+  #replayEvent(job: MirrorJob, reason: ReplayEvent['reason'], body: Buffer | null | 'overflow', headers: readonly string[], unknown: boolean): ReplayEvent {
     const h: Record<string, string> = {}
     for (let i = 0; i < headers.length; i += 2) {
       const name = (headers[i] as string).toLowerCase()
@@ -331,7 +405,8 @@ export class Mirror {
       reason,
       attempts: 1,
     }
-    this.#publisher.publish('replay', job.routeId, event)
+    if (unknown) event.outcome = 'unknown'
+    return event
   }
 }
 

@@ -4,7 +4,7 @@ export const DIFF_SCHEMA = 'cutover.diff/v1'
 export const REPLAY_SCHEMA = 'cutover.replay/v1'
 export const AUDIT_SCHEMA = 'cutover.audit/v1'
 
-export type DiffKind = 'mismatch' | 'secondary-error' | 'secondary-timeout' | 'not-mirrored'
+export type DiffKind = 'mismatch' | 'secondary-error' | 'secondary-timeout' | 'not-mirrored' | 'primary-unknown'
 
 export interface DiffEvent {
   schema: typeof DIFF_SCHEMA
@@ -40,8 +40,10 @@ export interface ReplayEvent {
   body: string
   idempotencyKey: string
   requestId: string
-  reason: 'secondary-error' | 'secondary-timeout' | 'skipped'
+  reason: 'secondary-error' | 'secondary-timeout' | 'skipped' | 'primary-unknown'
   attempts: number
+  /** 'unknown': the primary may or may not have applied this write (client abort, deadline, reset after send) */
+  outcome?: 'unknown'
 }
 
 export type Topic = 'diffs' | 'replay' | 'control' | 'audit'
@@ -50,4 +52,6 @@ export interface OutgoingRecord {
   topic: Topic
   key: string
   value: unknown
+  /** called once the record is durable: acknowledged by Kafka or fsync'd in the spool (never serialised) */
+  durable?: () => void
 }
