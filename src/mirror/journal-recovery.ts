@@ -87,6 +87,8 @@ async function resend(upstream: Upstream, event: ReplayEvent, signal: AbortSigna
   for (const [k, v] of Object.entries(event.headers)) if (v !== REDACTED && !SKIP_HEADERS.has(k)) headers.push(k, v)
   const body = event.body === '' ? null : Buffer.from(event.body, 'base64')
   if (body !== null) headers.push('content-length', String(body.length))
+  // tells the secondary (and its logs) that this is a resend after a gateway restart
+  headers.push('x-cutover-recovered', '1')
   try {
     const res = await upstream.pool.request({
       method: event.method as Dispatcher.HttpMethod,
