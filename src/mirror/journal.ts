@@ -1,3 +1,4 @@
+import { constants } from 'node:fs'
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -33,6 +34,15 @@ interface OpenJob {
 const SEGMENT = /^journal-(\d{10})\.ndjson$/
 const segName = (n: number): string => `journal-${String(n).padStart(10, '0')}.ndjson`
 const RETRY_MS = 1000
+/**
+ * O_DSYNC: each write returns once its data is on disk, so a batch is one system call (one round
+ * trip through the thread pool and the event loop) instead of write + fdatasync. Under load that
+ * round trip, not the disk, is most of the wait: measured on a busy 2-core VM, write + fdatasync
+ * ~17 ms per batch inside the gateway against ~0.5 ms for the same calls alone. Where the flag
+ * does not exist (Windows), an explicit fdatasync follows each write.
+ */
+const DSYNC: number | undefined = (constants as { O_DSYNC?: number }).O_DSYNC
+const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (DSYNC ?? 0)
 const LOG_EVERY_MS = 10_000
 
 /**
@@ -108,14 +118,11 @@ export class Journal {
       }
     }
     const seg = (segs.at(-1) ?? 0) + 1
-    const fh = await open(join(dir, segName(seg)), 'a')
+    const fh = await open(join(dir, segName(seg)), SEGMENT_FLAGS)
     await syncDir(dir)
     const journal = new Journal(dir, options, registry, log, fh, seg)
     const text = [...unfinished.values()].map((e) => e.line).join('')
-    if (text.length > 0) {
-      await fh.write(text)
-      await fh.datasync()
-    }
+    if (text.length > 0) await durableWrite(fh, text)
     journal.#size = Buffer.byteLength(text)
     for (const [id, e] of unfinished) {
       journal.#open.set(id, e)
@@ -197,8 +204,9 @@ export class Journal {
   }
 
   async #drain(): Promise<void> {
-    // the appends made in this turn of the event loop join the first batch
-    await new Promise<void>((resolve) => setImmediate(resolve))
+    // the first record goes at once (no timer: an idle gateway waits one write, not a tick more);
+    // whatever is appended while a write runs forms the next batch
+    await Promise.resolve()
     for (;;) {
       if (this.#lines.length === 0 && !this.#rewrite) {
         this.#loop = null
@@ -216,10 +224,7 @@ export class Journal {
       const started = performance.now()
       try {
         if (rewrite) await this.#startSegment()
-        if (text.length > 0) {
-          await this.#fh.write(text)
-          await this.#fh.datasync()
-        }
+        if (text.length > 0) await durableWrite(this.#fh, text)
         this.#size += rewrite ? Buffer.byteLength(text) : bytes
         if (rewrite) {
           this.#rewrite = false
@@ -244,7 +249,7 @@ export class Journal {
 
   async #startSegment(): Promise<void> {
     const next = this.#seg + 1
-    const fh = await open(join(this.dir, segName(next)), 'a')
+    const fh = await open(join(this.dir, segName(next)), SEGMENT_FLAGS)
     // the new file's directory entry must survive a power loss before the old files are deleted
     await syncDir(this.dir)
     const old = this.#fh
@@ -272,6 +277,11 @@ async function listSegments(dir: string): Promise<number[]> {
     .filter((n): n is string => n !== undefined)
     .map(Number)
     .sort((a, b) => a - b)
+}
+
+async function durableWrite(fh: FileHandle, text: string): Promise<void> {
+  await fh.write(text)
+  if (DSYNC === undefined) await fh.datasync()
 }
 
 async function syncDir(dir: string): Promise<void> {
