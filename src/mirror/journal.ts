@@ -1,6 +1,6 @@
 import { constants } from 'node:fs'
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Counter } from 'prom-client'
@@ -34,6 +34,14 @@ interface OpenJob {
 const SEGMENT = /^journal-(\d{10})\.ndjson$/
 const segName = (n: number): string => `journal-${String(n).padStart(10, '0')}.ndjson`
 const RETRY_MS = 1000
+/**
+ * A write still running after this long (a stalled or failing disk) stops holding answers: its
+ * waiting clients, and those of jobs begun meanwhile, are answered without the guarantee
+ * (counted `failed`) rather than hang with the disk. Their records are still written when it
+ * recovers.
+ */
+export const JOURNAL_STALL_MS = 1000
+const NOT_DURABLE = Promise.resolve(false)
 /**
  * O_DSYNC: each write returns once its data is on disk, so a batch is one system call (one round
  * trip through the thread pool and the event loop) instead of write + fdatasync. Under load that
@@ -78,6 +86,8 @@ export class Journal {
   #retry: NodeJS.Timeout | null = null
   #closed = false
   #lastLog = 0
+  /** when the write in progress began (performance.now()), 0 when none is */
+  #writeStarted = 0
 
   private constructor(dir: string, options: JournalOptions, registry: Registry, log: Logger, fh: FileHandle, seg: number) {
     this.dir = dir
@@ -98,6 +108,7 @@ export class Journal {
    */
   static async open(dir: string, options: JournalOptions, registry: Registry, log: Logger): Promise<{ journal: Journal; recovered: JournalJob[] }> {
     await mkdir(dir, { recursive: true })
+    await syncDir(dirname(dir))
     const segs = await listSegments(dir)
     const unfinished = new Map<string, OpenJob>()
     for (const n of segs) {
@@ -166,6 +177,11 @@ export class Journal {
     this.#lines.push(line)
     this.#linesBytes += size
     this.#journalled.inc()
+    if (this.#writeStarted !== 0 && performance.now() - this.#writeStarted > JOURNAL_STALL_MS) {
+      this.#metrics.jobs.labels('failed').inc()
+      this.#kick()
+      return NOT_DURABLE
+    }
     const durable = new Promise<boolean>((resolve) => this.#waiters.push(resolve))
     this.#kick()
     return durable
@@ -222,6 +238,15 @@ export class Journal {
       // a rewrite carries every open job (those of this batch included); done records are not needed there
       const text = rewrite ? [...this.#open.values()].map((e) => e.line).join('') : lines.join('')
       const started = performance.now()
+      this.#writeStarted = started
+      let stalled = false
+      const stall = setTimeout(() => {
+        stalled = true
+        this.#metrics.jobs.labels('failed').inc(waiters.length)
+        this.#logError(null, `mirror journal write has not finished in ${JOURNAL_STALL_MS} ms: answering without crash protection`)
+        // a promise settles once: the later true or false is ignored
+        for (const w of waiters) w(false)
+      }, JOURNAL_STALL_MS)
       try {
         if (rewrite) await this.#startSegment()
         if (text.length > 0) await durableWrite(this.#fh, text)
@@ -232,11 +257,15 @@ export class Journal {
         }
         this.#metrics.batch.observe(lines.length)
         this.#metrics.sync.observe((performance.now() - started) / 1000)
+        clearTimeout(stall)
+        this.#writeStarted = 0
       } catch (err) {
+        clearTimeout(stall)
+        this.#writeStarted = 0
         // disk full or I/O error: the waiting clients are answered anyway (their primary has
         // applied the write), the jobs stay in memory and are rewritten by the next batch
         this.#rewrite = true
-        this.#metrics.jobs.labels('failed').inc(waiters.length)
+        if (!stalled) this.#metrics.jobs.labels('failed').inc(waiters.length)
         this.#logError(err, 'mirror journal write failed: writes are mirrored without crash protection until it succeeds')
         for (const w of waiters) w(false)
         if (!this.#closed) this.#retry ??= setTimeout(() => ((this.#retry = null), this.#kick()), RETRY_MS).unref()
