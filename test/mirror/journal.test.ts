@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { Registry } from 'prom-client'
@@ -121,5 +121,25 @@ describe('mirror journal', () => {
     expect(await metric(registry, 'cutover_journal_jobs_total')).toContain('cutover_journal_jobs_total{outcome="full"} 1')
     expect(journal.pending).toBe(1)
     await journal.close()
+  })
+
+  it('disk full: the waiting write is answered not-durable, counted failed, and rewritten into a fresh file once the disk takes writes', async () => {
+    const dir = tempDir()
+    const registry = new Registry()
+    const { journal } = await Journal.open(dir, { maxBytes: 1024 * 1024, segmentBytes: 4096 }, registry, log)
+    const a = job('a'.repeat(2500))
+    expect(await journal.begin(a)).toBe(true)
+    journal.done(a.event.id)
+    // the next segment the journal opens is a device that refuses every write with ENOSPC
+    symlinkSync('/dev/full', join(dir, 'journal-0000000002.ndjson'))
+    const b = job('b'.repeat(2500))
+    expect(await journal.begin(b)).toBe(false)
+    expect(await metric(registry, 'cutover_journal_jobs_total')).toContain('cutover_journal_jobs_total{outcome="failed"} 1')
+    // the retry (every second) writes the open job into a fresh segment and drops the others
+    await expect.poll(() => readdirSync(dir), { timeout: 5000 }).toEqual(['journal-0000000003.ndjson'])
+    await journal.close()
+    const again = await Journal.open(dir, OPTIONS, new Registry(), log)
+    expect(again.recovered.map((j) => j.event.id)).toEqual([b.event.id])
+    await again.journal.close()
   })
 })
