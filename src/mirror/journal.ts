@@ -83,6 +83,8 @@ export class Journal {
   #loop: Promise<void> | null = null
   /** after a failed write the file may end in half a record: the next batch starts a fresh segment */
   #rewrite = false
+  /** a write failed: only the retry timer writes (a rewrite of every open job), not every append */
+  #failing = false
   #retry: NodeJS.Timeout | null = null
   #closed = false
   #lastLog = 0
@@ -174,9 +176,14 @@ export class Journal {
     }
     this.#open.set(job.event.id, { line, size, job })
     this.#openBytes += size
+    this.#journalled.inc()
+    if (this.#failing) {
+      // the retry's rewrite carries it
+      this.#metrics.jobs.labels('failed').inc()
+      return NOT_DURABLE
+    }
     this.#lines.push(line)
     this.#linesBytes += size
-    this.#journalled.inc()
     if (this.#writeStarted !== 0 && performance.now() - this.#writeStarted > JOURNAL_STALL_MS) {
       this.#metrics.jobs.labels('failed').inc()
       this.#kick()
@@ -193,7 +200,7 @@ export class Journal {
     if (entry === undefined) return
     this.#open.delete(id)
     this.#openBytes -= entry.size
-    if (this.#closed) return
+    if (this.#closed || this.#failing) return
     // not awaited by anyone: a done record lost in a crash only means one more resend, which
     // carries the same Idempotency-Key
     const line = `{"t":"done","id":${JSON.stringify(id)}}\n`
@@ -268,12 +275,25 @@ export class Journal {
         if (!stalled) this.#metrics.jobs.labels('failed').inc(waiters.length)
         this.#logError(err, 'mirror journal write failed: writes are mirrored without crash protection until it succeeds')
         for (const w of waiters) w(false)
-        if (!this.#closed) this.#retry ??= setTimeout(() => ((this.#retry = null), this.#kick()), RETRY_MS).unref()
+        this.#failing = true
+        this.#lines = []
+        this.#linesBytes = 0
+        // jobs begun while it ran are not written either
+        const late = this.#waiters.splice(0)
+        this.#metrics.jobs.labels('failed').inc(late.length)
+        for (const w of late) w(false)
+        if (!this.#closed) this.#retry ??= setTimeout(this.#retryWrite, RETRY_MS).unref()
         this.#loop = null
         return
       }
       for (const w of waiters) w(true)
     }
+  }
+
+  readonly #retryWrite = (): void => {
+    this.#retry = null
+    this.#failing = false
+    this.#kick()
   }
 
   async #startSegment(): Promise<void> {
