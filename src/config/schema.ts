@@ -220,6 +220,14 @@ export const configSchema = z
     ids: z
       .strictObject({ maxPairs: z.int('must be an integer').min(1, 'must be at least 1').default(D.DEFAULT_ID_MAX_PAIRS), dir: z.string().optional() })
       .default({ maxPairs: D.DEFAULT_ID_MAX_PAIRS }),
+    /** the mirror journal (docs/mirroring.md#crash-safety-the-mirror-journal), under spool.dir */
+    journal: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        maxBytes: z.int().min(65_536, 'must be at least 65536 bytes').default(D.DEFAULT_JOURNAL_MAX_BYTES),
+        segmentBytes: z.int().min(4096, 'must be at least 4096 bytes').default(D.DEFAULT_JOURNAL_SEGMENT_BYTES),
+      })
+      .default({ enabled: true, maxBytes: D.DEFAULT_JOURNAL_MAX_BYTES, segmentBytes: D.DEFAULT_JOURNAL_SEGMENT_BYTES }),
     limits: z
       .strictObject({
         bodyBytes: z.int().min(0).default(D.DEFAULT_BODY_BYTES),

@@ -13,6 +13,19 @@ import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import type { BreakerTicket } from '../resilience/breaker.ts'
 import { serveEntry, type CacheTap } from './cache-serve.ts'
 
+/**
+ * A journalled write's answer is held (not sent) until its journal record is durable; past this
+ * many bytes it streams on, all but its last chunk, which the client cannot complete without.
+ */
+export const HOLD_ANSWER_BYTES = 65_536
+
+/** A journalled write's answer not sent yet: the head (null once sent), then the chunks. */
+interface HeldAnswer {
+  head: IncomingHttpHeaders | null
+  readonly chunks: Buffer[]
+  bytes: number
+}
+
 /** What a mirrored exchange carries besides the client answer. */
 export interface MirrorTap {
   readonly mirror: Mirror
@@ -56,6 +69,8 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   /** Resend to the other backend when this one fails before the client got anything. */
   failover: Failover | null = null
   #headers: IncomingHttpHeaders | null = null
+  /** a journalled write's answer, held until its record is durable: the head, then the chunks not sent yet */
+  #held: HeldAnswer | null = null
 
   constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
     this.#res = res
@@ -152,6 +167,10 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     headers['x-request-id'] = this.#requestId
     headers['x-cutover-backend'] = this.#backend
     if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }
+    if (this.#tap !== null && this.#tap.job.isWrite && this.#tap.mirror.journals) {
+      this.#held = { head: headers, chunks: [], bytes: 0 }
+      return
+    }
     this.#res.writeHead(statusCode, headers)
     if (this.#res.writableNeedDrain) controller.pause()
   }
@@ -160,16 +179,54 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return
     this.#tap?.collector.push(chunk)
     this.#cacheTap?.collector.push(chunk)
+    if (this.#held !== null) {
+      this.#hold(controller, chunk)
+      return
+    }
     if (!this.#res.write(chunk)) {
       controller.pause()
       this.#res.once('drain', () => controller.resume())
     }
   }
 
+  #hold(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const held = this.#held as HeldAnswer
+    held.chunks.push(chunk)
+    held.bytes += chunk.length
+    if (held.bytes <= HOLD_ANSWER_BYTES) return
+    this.#writeHeld(held, 1)
+    if (this.#res.writableNeedDrain) {
+      controller.pause()
+      this.#res.once('drain', () => controller.resume())
+    }
+  }
+
+  /** Sends the held head and all but `keep` held chunks. */
+  #writeHeld(held: HeldAnswer, keep: number): void {
+    if (held.head !== null) {
+      this.#res.writeHead(this.#status, held.head)
+      held.head = null
+    }
+    while (held.chunks.length > keep) this.#res.write(held.chunks.shift() as Buffer)
+  }
+
+  /** The journal record is durable (or failed: the primary has the write, so the client is answered either way). */
+  readonly #release = (): void => {
+    const held = this.#held
+    if (held === null) return
+    this.#held = null
+    const now = performance.now()
+    this.#metrics.record(this.#status, (now - this.#start) / 1000, now)
+    if (this.#res.destroyed) return
+    this.#writeHeld(held, 0)
+    this.#res.end()
+  }
+
   onResponseEnd(): void {
     if (this.#done) return
-    const latencyMs = this.#finish(this.#status)
-    this.#res.end()
+    const holding = this.#held !== null
+    const latencyMs = holding ? this.#stop() : this.#finish(this.#status)
+    if (!holding) this.#res.end()
     const fill = this.#cacheTap
     if (fill !== null) {
       this.#cacheTap = null
@@ -185,7 +242,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (tap !== null) {
       settleJobBody(tap)
       const { collector } = tap
-      tap.mirror.primaryAnswered(tap.job, {
+      const durable = tap.mirror.primaryAnswered(tap.job, {
         status: this.#status,
         headers: this.#headers ?? {},
         body: collector.body,
@@ -193,14 +250,23 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
         truncated: collector.truncated,
         latencyMs,
       })
+      if (holding) {
+        if (durable === null) this.#release()
+        else void durable.then(this.#release)
+      }
     }
   }
 
-  #primaryFailed(): void {
+  /**
+   * `why`: how the exchange failed. When the request had reached the primary in full, the primary
+   * may have applied it, so the mirror is told the outcome is unknown.
+   */
+  #primaryFailed(why: string): void {
     const tap = this.#tap
     if (tap === null) return
     settleJobBody(tap)
-    tap.mirror.primaryFailed(tap.job)
+    const sent = this.#controller !== null && (tap.capture === null || tap.capture.writableEnded)
+    tap.mirror.primaryFailed(tap.job, sent ? why : null)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -232,7 +298,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#finish(status)
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
     sendGatewayError(this.#res, code, this.#requestId, this.#backend, code === 'CUTOVER_BODY_TOO_LARGE')
-    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed()
+    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed(`primary failed after the request was sent: ${err.message}`)
   }
 
   /** The backend failed but the client is answered another way: the failure still counts against it. */
@@ -243,12 +309,16 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
 
   /** Records the outcome once; returns the exchange's latency in ms. */
   #finish(status: number): number {
+    const ms = this.#stop()
+    this.#metrics.record(status, ms / 1000, this.#start + ms)
+    return ms
+  }
+
+  /** Ends the exchange without recording it yet (a held answer is recorded when released). */
+  #stop(): number {
     this.#done = true
     this.#clearTimer()
-    const now = performance.now()
-    const ms = now - this.#start
-    this.#metrics.record(status, ms / 1000, now)
-    return ms
+    return performance.now() - this.#start
   }
 
   #clearTimer(): void {
@@ -274,7 +344,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (stale) return
     this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream deadline passed')
     sendGatewayError(this.#res, 'CUTOVER_UPSTREAM_TIMEOUT', this.#requestId, this.#backend)
-    this.#primaryFailed()
+    this.#primaryFailed('gateway deadline passed after the request was sent (504)')
   }
 
   readonly #onClientClose = (): void => {
@@ -285,7 +355,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#ticket?.release()
     this.#ticket = null
     this.#controller?.abort(new Error('client closed the connection'))
-    this.#primaryFailed()
+    this.#primaryFailed('client closed the connection after the request was sent (499)')
   }
 }
 

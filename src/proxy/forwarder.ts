@@ -14,6 +14,7 @@ import { BodyLimit, readBody } from './body-limit.ts'
 import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
+import { derivedIdempotencyKey } from './idempotency-key.ts'
 import type { MetricsTable, RouteMetrics } from './route-metrics.ts'
 import { compileCachePolicies, type CachedEntry, type CachePolicy, type ReadCache } from '../cache/read-cache.ts'
 import { CacheCounters, serveEntry, type CacheTap } from './cache-serve.ts'
@@ -201,7 +202,10 @@ export class Forwarder {
     )
     const forwardedHost = (this.#trustProxy ? facts.forwardedHost : undefined) ?? facts.host
     if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
-    const idempotencyKey = facts.idempotencyKey ?? (SAFE_METHODS.has(method) ? undefined : randomUUID())
+    // a client's retry with the same x-request-id keeps its key (src/proxy/idempotency-key.ts)
+    const idempotencyKey =
+      facts.idempotencyKey ??
+      (SAFE_METHODS.has(method) ? undefined : facts.requestId === undefined ? randomUUID() : derivedIdempotencyKey(facts.requestId, method, path + query))
     if (idempotencyKey !== undefined) headers.push('idempotency-key', idempotencyKey)
 
     const hasBody = facts.chunked || facts.contentLength > 0

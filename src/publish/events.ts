@@ -50,10 +50,12 @@ export interface ReplayEvent {
   body: string
   idempotencyKey: string
   requestId: string
-  reason: 'secondary-error' | 'secondary-timeout' | 'skipped'
+  reason: 'secondary-error' | 'secondary-timeout' | 'skipped' | 'primary-unknown'
   attempts: number
   /** the id the primary gave a created resource (routes with `ids.from`): a replayed create pairs it with the id the backend answers */
   primaryId?: string
+  /** 'unknown': the primary may or may not have applied this write (client abort, deadline, reset after send) */
+  outcome?: 'unknown'
 }
 
 /** One pair of ids on cutover.ids (compacted, key `${map}\0${legacy}`). */
@@ -71,4 +73,6 @@ export interface OutgoingRecord {
   topic: Topic
   key: string
   value: unknown
+  /** called once the record is durable: acknowledged by Kafka or fsync'd in the spool (never serialised) */
+  durable?: () => void
 }
