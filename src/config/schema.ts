@@ -146,6 +146,8 @@ export const configSchema = z
             replay: z.string().default(D.DEFAULT_TOPICS.replay),
             control: z.string().default(D.DEFAULT_TOPICS.control),
             audit: z.string().default(D.DEFAULT_TOPICS.audit),
+            replayDead: z.string().default(D.DEFAULT_TOPICS.replayDead),
+            replayDone: z.string().default(D.DEFAULT_TOPICS.replayDone),
           })
           .default({ ...D.DEFAULT_TOPICS }),
       })
@@ -158,6 +160,11 @@ export const configSchema = z
       })
       .default({ dir: D.DEFAULT_SPOOL_DIR, maxBytes: D.DEFAULT_SPOOL_MAX_BYTES, queueSize: D.DEFAULT_QUEUE_SIZE }),
     state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
+    replay: z
+      .strictObject({
+        maxAttempts: z.int('must be a whole number from 1 to 100').min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100').default(D.DEFAULT_REPLAY_MAX_ATTEMPTS),
+      })
+      .default({ maxAttempts: D.DEFAULT_REPLAY_MAX_ATTEMPTS }),
     limits: z
       .strictObject({
         bodyBytes: z.int().min(0).default(D.DEFAULT_BODY_BYTES),
