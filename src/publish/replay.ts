@@ -135,6 +135,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       checkpoint: () => run.checkpoint(),
       hold: (partition) => run.hold(partition),
       beforeEnd: async () => run.finish(),
+      // one try can take a backend's whole timeoutMs, and heartbeats go out between tries
+      sessionTimeoutMs: 3 * Math.max(...Object.values(opts.config.backends).map((b) => b.timeoutMs)) + RETRY_MAX_MS,
     })
     if (read === 0) {
       opts.print('nothing to replay')

@@ -17,6 +17,8 @@ export interface ReadToEndOptions {
   readonly hold?: (partition: number) => bigint | null
   /** Runs once every partition has been read, before the last checkpoint and commit. */
   readonly beforeEnd?: () => Promise<void>
+  /** Longer than the slowest `each` can take between two heartbeats, or the group drops this reader. */
+  readonly sessionTimeoutMs?: number
 }
 
 /**
@@ -28,7 +30,8 @@ export interface ReadToEndOptions {
 export async function readToEnd(kafka: Kafka, opts: ReadToEndOptions): Promise<number> {
   const ends = await pendingEnds(kafka, opts.topic, opts.groupId)
   if (ends.size === 0) return 0
-  const consumer = kafka.consumer({ groupId: opts.groupId, maxWaitTimeInMs: 200, retry: { retries: 3 } })
+  const sessionTimeout = Math.max(30_000, opts.sessionTimeoutMs ?? 0)
+  const consumer = kafka.consumer({ groupId: opts.groupId, maxWaitTimeInMs: 200, sessionTimeout, rebalanceTimeout: Math.max(60_000, sessionTimeout), retry: { retries: 3 } })
   /** per partition, the offset after the last message handled */
   const positions = new Map<number, bigint>()
   const commit = async (partitions: Iterable<number>): Promise<void> => {
@@ -69,7 +72,7 @@ export async function readToEnd(kafka: Kafka, opts: ReadToEndOptions): Promise<n
         .run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          eachBatch: async ({ batch, heartbeat }) => {
+          eachBatch: async ({ batch, heartbeat, resolveOffset, pause }) => {
             const end = ends.get(batch.partition)
             if (failure !== null || end === undefined) return
             let since = 0
@@ -79,6 +82,10 @@ export async function readToEnd(kafka: Kafka, opts: ReadToEndOptions): Promise<n
                 const offset = BigInt(message.offset)
                 if (offset >= end) break
                 await opts.each(message, batch.partition, heartbeat)
+                // moves kafkajs's fetch position (commits are ours, below): without it the next
+                // fetch starts from the same offset again
+                resolveOffset(message.offset)
+                await heartbeat() // sent only when the heartbeat interval has passed
                 handled++
                 positions.set(batch.partition, offset + 1n)
                 if (++since >= CHECKPOINT_EVERY || Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
@@ -88,6 +95,8 @@ export async function readToEnd(kafka: Kafka, opts: ReadToEndOptions): Promise<n
                 }
               }
               await commit([batch.partition])
+              // read up to its end: no more fetches for it while other partitions finish
+              if (BigInt(batch.lastOffset()) + 1n >= end) pause()
             } catch (err) {
               stop(err)
             }

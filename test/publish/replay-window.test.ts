@@ -63,7 +63,7 @@ function setup(): { file: string; topics: ReturnType<typeof topicsFor> } {
   return { file: writeConfig(config), topics }
 }
 
-function event(route: string, name: string, time: number): ReplayEvent {
+function event(route: string, name: string, time: number, pad = ''): ReplayEvent {
   return {
     schema: 'cutover.replay/v1',
     id: randomUUID(),
@@ -73,7 +73,7 @@ function event(route: string, name: string, time: number): ReplayEvent {
     method: 'PUT',
     path: `/${route}/${name}`,
     headers: { 'content-type': 'application/json' },
-    body: Buffer.from(JSON.stringify({ name })).toString('base64'),
+    body: Buffer.from(JSON.stringify({ name, pad })).toString('base64'),
     idempotencyKey: randomUUID(),
     requestId: randomUUID(),
     reason: 'secondary-error',
@@ -86,7 +86,8 @@ async function publish(topic: string, events: ReplayEvent[]): Promise<void> {
   await admin.connect()
   await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true })
   await admin.disconnect()
-  await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: e.route, value: JSON.stringify(e) })) })
+  // in requests under the broker's 1 MiB message.max.bytes
+  for (let i = 0; i < events.length; i += 100) await producer.send({ topic, acks: -1, messages: events.slice(i, i + 100).map((e) => ({ key: e.route, value: JSON.stringify(e) })) })
 }
 
 /** Paths cloud received from `cutover replay` since `from` (an index into its requests). */
@@ -141,7 +142,8 @@ describe('cutover replay --route, then a full run', () => {
     const { file, topics } = setup()
     const now = Date.now()
     const events: ReplayEvent[] = []
-    for (let i = 0; i < 600; i++) events.push(event(i % 3 === 0 ? 'b' : 'a', `w${i}`, now - 60_000 + i))
+    // 600 × 4 KiB: more than one fetch (1 MiB per partition), so the read goes on across batches
+    for (let i = 0; i < 600; i++) events.push(event(i % 3 === 0 ? 'b' : 'a', `w${i}`, now - 60_000 + i, 'x'.repeat(4096)))
     await publish(topics.replay, events)
 
     let from = cloud.requests.length
