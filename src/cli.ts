@@ -104,7 +104,7 @@ program
   .option('-r, --route <id>', 'only this route')
   .option('-n, --dry-run', 'list what would be sent; send nothing, commit nothing', false)
   .option('-H, --header <header>', "extra header for every resend, 'name: value' (repeatable; events never carry credentials)", header, {})
-  .option('--max-attempts <n>', 'resends of one event, across runs, before it goes to the dead-letter topic (default: replay.maxAttempts, 5)', attempts)
+  .option('--max-attempts <n>', 'tries of one event before it goes to the dead-letter topic (default: replay.maxAttempts, 5)', attempts)
   .option('--since <time>', 'only writes at or after this time: ISO time or a duration before now (90s, 15m, 2h, 7d)', replayTime)
   .option('--until <time>', 'only writes before this time (same forms)', replayTime)
   .action(async (opts: { config: string; route?: string; dryRun: boolean; header: Record<string, string>; maxAttempts?: number; since?: number; until?: number }) => {

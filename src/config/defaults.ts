@@ -28,6 +28,6 @@ export const DEFAULT_TOPICS = Object.freeze({
   replayDead: 'cutover.replay.dead',
   replayDone: 'cutover.replay.done',
 })
-/** `cutover replay`: resends of one event (across runs) before it is dead-lettered */
+/** `cutover replay`: tries of one event in a run before it is dead-lettered */
 export const DEFAULT_REPLAY_MAX_ATTEMPTS = 5
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const

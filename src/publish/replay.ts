@@ -27,7 +27,7 @@ export interface ReplayOptions {
   readonly dryRun: boolean
   /** Extra headers for every resend, e.g. credentials that events never carry (they are redacted). */
   readonly headers: Record<string, string>
-  /** Resends of one event, across runs, before it is dead-lettered; default `config.replay.maxAttempts`. */
+  /** Tries of one event in this run before it is dead-lettered; default `config.replay.maxAttempts`. */
   readonly maxAttempts?: number
   /** Only events whose `time` is in this window; such a run commits no offsets. */
   readonly window?: ReplayWindow
