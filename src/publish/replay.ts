@@ -108,6 +108,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 
   const admin = client.admin()
   await admin.connect()
+  let doneExists: boolean
   try {
     const existing = new Set(await admin.listTopics())
     if (!existing.has(topics.replay)) {
@@ -117,11 +118,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     const missing = opts.dryRun ? [] : [topics.replayDone, topics.replayDead].filter((t) => !existing.has(t))
     // the done topic keeps the last record per event id, not records younger than some age
     if (missing.length > 0) await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, configEntries: topic === topics.replayDone ? [{ name: 'cleanup.policy', value: 'compact' }] : [] })) })
+    doneExists = existing.has(topics.replayDone)
   } finally {
     await admin.disconnect()
   }
 
-  const doneIds = await readDoneIds(client, topics.replayDone, kafka.clientId)
+  const doneIds = doneExists ? await readDoneIds(client, topics.replayDone, kafka.clientId) : new Set<string>()
   const producer = opts.dryRun ? null : client.producer({ idempotent: true, maxInFlightRequests: 1 })
   await producer?.connect()
   const run = new ReplayRun(opts, producer, doneIds, summary)
@@ -154,13 +156,6 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 /** Every event id on the done topic: its last record, a null value (tombstone) undoing it. */
 async function readDoneIds(client: Kafka, topic: string, clientId: string): Promise<Set<string>> {
   const ids = new Set<string>()
-  const admin = client.admin()
-  await admin.connect()
-  try {
-    if (!(await admin.listTopics()).includes(topic)) return ids
-  } finally {
-    await admin.disconnect()
-  }
   // a group of its own that never commits: every run reads the whole (compacted) topic
   await readToEnd(client, {
     topic,
