@@ -115,6 +115,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       opts.print(`nothing to replay: topic ${topics.replay} does not exist`)
       return summary
     }
+    // two runs at once would each trust a done set read at start, and could send a write twice
+    const groups = [groupOf(kafka.clientId), ...opts.config.routes.map((r) => groupOf(kafka.clientId, r.id))]
+    const busy = (await admin.describeGroups(groups)).groups.filter((g) => g.members.length > 0).map((g) => g.groupId)
+    if (busy.length > 0) throw new CutoverError('CUTOVER_REPLAY_BUSY', `another cutover replay is running: consumer group ${busy.join(', ')} has members (a killed run's session expires after 30 s or more)`)
     const missing = opts.dryRun ? [] : [topics.replayDone, topics.replayDead].filter((t) => !existing.has(t))
     // the done topic keeps the last record per event id, not records younger than some age
     if (missing.length > 0) await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, configEntries: topic === topics.replayDone ? [{ name: 'cleanup.policy', value: 'compact' }] : [] })) })
@@ -131,7 +135,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   try {
     const read = await readToEnd(client, {
       topic: topics.replay,
-      groupId: `${kafka.clientId}${REPLAY_GROUP_SUFFIX}${opts.route === undefined ? '' : `.${opts.route}`}`,
+      groupId: groupOf(kafka.clientId, opts.route),
       commit: run.commits,
       each: (message, partition, heartbeat) => run.each(message, partition, heartbeat),
       checkpoint: () => run.checkpoint(),
@@ -139,6 +143,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       beforeEnd: async () => run.finish(),
       // one try can take a backend's whole timeoutMs, and heartbeats go out between tries
       sessionTimeoutMs: 3 * Math.max(...Object.values(opts.config.backends).map((b) => b.timeoutMs)) + RETRY_MAX_MS,
+    }).catch(async (err: unknown) => {
+      // what was sent is recorded done even though the offsets stay behind: the next run skips it
+      await run.checkpoint().catch(() => undefined)
+      throw err
     })
     if (read === 0) {
       opts.print('nothing to replay')
@@ -151,6 +159,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const skipped = summary.done > 0 ? `; skipped ${summary.done} already done` : ''
   opts.print(opts.dryRun ? `${summary.listed} to replay (dry run: nothing sent)${skipped}` : `replayed ${summary.sent}, dead-lettered ${summary.dead}, pending ${summary.pending}${skipped}`)
   return summary
+}
+
+function groupOf(clientId: string, route?: string): string {
+  return `${clientId}${REPLAY_GROUP_SUFFIX}${route === undefined ? '' : `.${route}`}`
 }
 
 /** Every event id on the done topic: its last record, a null value (tombstone) undoing it. */

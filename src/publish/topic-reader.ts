@@ -1,4 +1,5 @@
 import type { Kafka, KafkaMessage } from 'kafkajs'
+import { CutoverError } from '../errors.ts'
 
 /** Messages handled between two checkpoints (and offset commits), at most. */
 export const CHECKPOINT_EVERY = 100
@@ -64,6 +65,13 @@ export async function readToEnd(kafka: Kafka, opts: ReadToEndOptions): Promise<n
         if (failure !== null || end === undefined || BigInt(e.payload.lastOffset) + 1n < end) return
         remaining.delete(e.payload.partition)
         if (remaining.size === 0) resolve()
+      })
+      // a partition assigned to another member (a second run with the same group) would never
+      // reach its end here: stop rather than wait forever
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const assigned = new Set(e.payload.memberAssignment[opts.topic] ?? [])
+        const missing = [...remaining].filter((p) => !assigned.has(p))
+        if (missing.length > 0) stop(new CutoverError('CUTOVER_REPLAY_BUSY', `consumer group ${opts.groupId} has other members (another cutover replay running?): partitions ${missing.join(', ')} of ${opts.topic} went to them`))
       })
       consumer.on(consumer.events.CRASH, (e) => {
         if (!e.payload.restart) stop(e.payload.error)

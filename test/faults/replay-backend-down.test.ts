@@ -85,6 +85,41 @@ describe('cutover replay while a backend is down', () => {
     expect(replayed(legacy)).toHaveLength(4)
   })
 
+  it('a second run while one is going refuses to start (exit 1, nothing sent) and leaves the first alone', async () => {
+    const topics = topicsFor('replay-twice')
+    // t0 is answered at once, the rest only once the other runs are done: the first run is
+    // certainly still going while they start
+    let release = (): void => undefined
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const slow = await startOrigin('slow', (req, res) => void (req.url === '/items/t0' ? Promise.resolve() : gate).then(() => res.writeHead(200).end('{}')))
+    try {
+      const config = testConfig(legacy.url, slow.url, {
+        backends: { legacy: { url: legacy.url }, cloud: { url: slow.url, timeoutMs: 30_000 } },
+        routes: [{ id: 'items', methods: ['PUT'], path: '/items/*', weight: 0, mirror: 'writes' }],
+        kafka: { brokers: brokers(), clientId: `twice-${randomUUID().slice(0, 8)}`, topics },
+      })
+      const file = writeConfig(config)
+      const events = Array.from({ length: 6 }, (_, i) => event('cloud', `t${i}`))
+      await producer.send({ topic: topics.replay, acks: -1, messages: events.map((e) => ({ key: e.route, value: JSON.stringify(e) })) })
+      const a = runCli(['replay', '--config', file])
+      await a.waitFor('sent items PUT /items/t0')
+      // a --route run has a group of its own, and is refused as well
+      const others = [[], ['--route', 'items'], ['--dry-run']].map((args) => runCli(['replay', '--config', file, ...args]))
+      for (const b of others) {
+        expect(await b.exited).toBe(1)
+        expect(b.output()).toMatch(/another cutover replay is running: consumer group twice-[0-9a-f]{8}-replay has members/)
+      }
+      expect(a.child.exitCode).toBeNull()
+      release()
+      expect(await a.exited).toBe(0)
+      expect(a.output()).toContain('replayed 6, dead-lettered 0, pending 0')
+      expect(slow.requests.map((r) => r.url)).toEqual(events.map((e) => e.path))
+    } finally {
+      release()
+      await slow.close()
+    }
+  }, 60_000)
+
   it('exits 1 with the error when Kafka cannot be reached', async () => {
     const nowhere = `127.0.0.1:${await deadPort()}`
     const config = testConfig(legacy.url, cloud.url, { kafka: { brokers: [nowhere] } })
