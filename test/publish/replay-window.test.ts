@@ -81,13 +81,15 @@ function event(route: string, name: string, time: number, pad = ''): ReplayEvent
   }
 }
 
-async function publish(topic: string, events: ReplayEvent[]): Promise<void> {
+/** Event i goes to partition i % partitions. */
+async function publish(topic: string, events: ReplayEvent[], partitions = 1): Promise<void> {
   const admin = kafka.admin()
   await admin.connect()
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true })
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true })
   await admin.disconnect()
+  const messages = events.map((e, i) => ({ key: e.route, value: JSON.stringify(e), partition: i % partitions }))
   // in requests under the broker's 1 MiB message.max.bytes
-  for (let i = 0; i < events.length; i += 100) await producer.send({ topic, acks: -1, messages: events.slice(i, i + 100).map((e) => ({ key: e.route, value: JSON.stringify(e) })) })
+  for (let i = 0; i < messages.length; i += 100) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 100) })
 }
 
 /** Paths cloud received from `cutover replay` since `from` (an index into its requests). */
@@ -138,25 +140,28 @@ describe('cutover replay --since / --until', () => {
 })
 
 describe('cutover replay --route, then a full run', () => {
-  it('the full run sends only what the --route run did not, with progress counts on stderr', async () => {
+  it('the full run sends only what the --route run did not, on 3 partitions, with progress counts on stderr', async () => {
     const { file, topics } = setup()
     const now = Date.now()
     const events: ReplayEvent[] = []
-    // 600 × 4 KiB: more than one fetch (1 MiB per partition), so the read goes on across batches
-    for (let i = 0; i < 600; i++) events.push(event(i % 3 === 0 ? 'b' : 'a', `w${i}`, now - 60_000 + i, 'x'.repeat(4096)))
-    await publish(topics.replay, events)
+    // 600 × 4 KiB over 3 partitions: more than one fetch each (1 MiB per partition), so the read
+    // goes on across batches
+    for (let i = 0; i < 600; i++) events.push(event(i % 4 === 0 ? 'b' : 'a', `w${i}`, now - 60_000 + i, 'x'.repeat(4096)))
+    await publish(topics.replay, events, 3)
+    const inOrder = (paths: string[]): string[] => [...paths].sort()
 
     let from = cloud.requests.length
     const b = runCli(['replay', '--config', file, '--route', 'b'])
     expect(await b.exited).toBe(0)
-    expect(b.output()).toContain('replayed 200, dead-lettered 0, pending 0')
+    expect(b.output()).toContain('replayed 150, dead-lettered 0, pending 0')
     expect(b.output()).toMatch(/replay: 500 read, \d+ sent, 0 dead, 0 pending, 0 skipped as done/)
-    expect(sent(from)).toEqual(events.filter((e) => e.route === 'b').map((e) => e.path))
+    // partitions are read one after another: the order across them is not the topic's
+    expect(inOrder(sent(from))).toEqual(inOrder(events.filter((e) => e.route === 'b').map((e) => e.path)))
 
     from = cloud.requests.length
     const all = runCli(['replay', '--config', file])
     expect(await all.exited).toBe(0)
-    expect(all.output()).toContain('replayed 400, dead-lettered 0, pending 0; skipped 200 already done')
-    expect(sent(from)).toEqual(events.filter((e) => e.route === 'a').map((e) => e.path))
+    expect(all.output()).toContain('replayed 450, dead-lettered 0, pending 0; skipped 150 already done')
+    expect(inOrder(sent(from))).toEqual(inOrder(events.filter((e) => e.route === 'a').map((e) => e.path)))
   })
 })
