@@ -48,6 +48,8 @@ export interface ReplaySummary {
   pending: number
   /** skipped: sent or dead-lettered by an earlier run */
   done: number
+  /** of those, dead-lettered */
+  doneDead: number
 }
 
 /** The resend of one replay event; exported for tests. */
@@ -104,7 +106,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   if (problem !== null) throw new CutoverError('CUTOVER_INVALID_INPUT', problem)
   const { topics } = kafka
   const client = new Kafka({ clientId: `${kafka.clientId}-replay`, brokers: [...kafka.brokers], logLevel: logLevel.NOTHING, retry: { retries: 3 } })
-  const summary: ReplaySummary = { read: 0, listed: 0, sent: 0, dead: 0, pending: 0, done: 0 }
+  const summary: ReplaySummary = { read: 0, listed: 0, sent: 0, dead: 0, pending: 0, done: 0, doneDead: 0 }
 
   const admin = client.admin()
   await admin.connect()
@@ -127,7 +129,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     await admin.disconnect()
   }
 
-  const doneIds = doneExists ? await readDoneIds(client, topics.replayDone, kafka.clientId) : new Set<string>()
+  const doneIds = doneExists ? await readDoneIds(client, topics.replayDone, kafka.clientId) : new Map<string, DoneResult>()
   const producer = opts.dryRun ? null : client.producer({ idempotent: true, maxInFlightRequests: 1 })
   await producer?.connect()
   const run = new ReplayRun(opts, producer, doneIds, summary)
@@ -156,7 +158,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     clearInterval(timer)
     await producer?.disconnect()
   }
-  const skipped = summary.done > 0 ? `; skipped ${summary.done} already done` : ''
+  const skipped = summary.done === 0 ? '' : `; skipped ${summary.done} already done${summary.doneDead > 0 ? ` (${summary.doneDead} of them on ${topics.replayDead})` : ''}`
   opts.print(opts.dryRun ? `${summary.listed} to replay (dry run: nothing sent)${skipped}` : `replayed ${summary.sent}, dead-lettered ${summary.dead}, pending ${summary.pending}${skipped}`)
   return summary
 }
@@ -165,9 +167,11 @@ function groupOf(clientId: string, route?: string): string {
   return `${clientId}${REPLAY_GROUP_SUFFIX}${route === undefined ? '' : `.${route}`}`
 }
 
+type DoneResult = ReplayDoneRecord['result']
+
 /** Every event id on the done topic: its last record, a null value (tombstone) undoing it. */
-async function readDoneIds(client: Kafka, topic: string, clientId: string): Promise<Set<string>> {
-  const ids = new Set<string>()
+async function readDoneIds(client: Kafka, topic: string, clientId: string): Promise<Map<string, DoneResult>> {
+  const ids = new Map<string, DoneResult>()
   // a group of its own that never commits: every run reads the whole (compacted) topic
   await readToEnd(client, {
     topic,
@@ -177,7 +181,7 @@ async function readDoneIds(client: Kafka, topic: string, clientId: string): Prom
       const id = message.key?.toString('utf8')
       if (id === undefined) return
       if (message.value === null || message.value.length === 0) ids.delete(id)
-      else ids.add(id)
+      else ids.set(id, doneResult(message.value))
     },
     checkpoint: async () => undefined,
   })
@@ -189,7 +193,7 @@ class ReplayRun {
   readonly commits: boolean
   readonly #opts: ReplayOptions
   readonly #producer: Producer | null
-  readonly #done: Set<string>
+  readonly #done: Map<string, DoneResult>
   readonly #summary: ReplaySummary
   readonly #maxAttempts: number
   readonly #window: ReplayWindow
@@ -204,7 +208,7 @@ class ReplayRun {
   /** then: done records, so an id is never marked done before its dead-letter is on Kafka */
   #doneRecords: Message[] = []
 
-  constructor(opts: ReplayOptions, producer: Producer | null, done: Set<string>, summary: ReplaySummary) {
+  constructor(opts: ReplayOptions, producer: Producer | null, done: Map<string, DoneResult>, summary: ReplaySummary) {
     this.#opts = opts
     this.#producer = producer
     this.#done = done
@@ -230,8 +234,10 @@ class ReplayRun {
     if (!inWindow(event.time, this.#window)) return
     if (this.#seen.has(event.id)) return
     this.#seen.add(event.id)
-    if (this.#done.has(event.id)) {
+    const done = this.#done.get(event.id)
+    if (done !== undefined) {
       s.done++
+      if (done === 'dead') s.doneDead++
       return
     }
     if (this.#opts.dryRun) {
@@ -333,10 +339,19 @@ class ReplayRun {
     this.#opts.print(`PENDING ${where(u.event)}: ${u.status ?? u.error} (kept for the next replay)`)
   }
 
-  #markDone(event: ReplayEvent, result: ReplayDoneRecord['result'], status: number | null): void {
-    this.#done.add(event.id)
+  #markDone(event: ReplayEvent, result: DoneResult, status: number | null): void {
+    this.#done.set(event.id, result)
     const record: ReplayDoneRecord = { schema: REPLAY_DONE_SCHEMA, id: event.id, time: new Date().toISOString(), route: event.route, backend: event.backend, result, status }
     this.#doneRecords.push({ key: event.id, value: JSON.stringify(record) })
+  }
+}
+
+/** Any record for an id means done; which kind only matters for the report. */
+function doneResult(value: Buffer): DoneResult {
+  try {
+    return (JSON.parse(value.toString('utf8')) as Partial<ReplayDoneRecord>).result === 'dead' ? 'dead' : 'sent'
+  } catch {
+    return 'sent'
   }
 }
 
