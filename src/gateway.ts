@@ -25,6 +25,7 @@ import { GuardSet } from './resilience/guard-set.ts'
 import { ReadCache } from './cache/read-cache.ts'
 import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
+import { IdStore } from './ids/id-store.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -67,6 +68,8 @@ export interface DataPlaneHandle {
   readonly breakers: ReadonlyMap<string, BackendBreaker>
   readonly guards: GuardSet
   readonly cache: ReadCache | null
+  /** null when no route configures `ids` */
+  readonly ids: IdStore | null
   /** A route's state changed: its cached reads came from the side that served before. */
   routeChanged(id: string): void
   listen(): Promise<string>
@@ -91,7 +94,9 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const diffs = new DiffLog()
   const breakers = createBreakers(config.backends, metrics.breakerState, log)
   const guards = new GuardSet(config, states, metrics, log)
-  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards)
+  // the persisted pairs are loaded before this process serves: a restart keeps translating
+  const ids = config.routes.some((r) => r.ids !== undefined) ? await IdStore.open(config, log, publisher, worker) : null
+  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards, ids)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config)
   const backends = [...upstreams.keys()]
@@ -112,6 +117,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     breakers,
     guards,
     cache,
+    ids,
     routeChanged(id) {
       cache?.flushRoute(id)
     },
@@ -145,6 +151,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         if (mirror.inFlight > 0) log.warn({ inFlight: mirror.inFlight }, 'drain time is up: cutting the mirrored calls still running')
         await closeUpstreamsWithin(upstreams, left())
         await waitFor(mirror.idle(), SHUTDOWN_MARGIN_MS / 2)
+        await ids?.close()
         await publisher.close(Math.min(CLOSE_FLUSH_MS, Math.max(SHUTDOWN_MARGIN_MS / 2, left())))
         for (const b of breakers.values()) b.shutdown()
         guards.stop()
@@ -214,6 +221,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     clearNoise: async (route) => data.mirror.clearNoise(route),
     breakers: async () => breakerStates(data.breakers),
     guards: async () => data.guards.snapshots(),
+    ids: async (map, limit) => data.ids?.summary(map, limit) ?? { maps: {}, pairs: [] },
     ramps,
   })
 

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import * as D from './defaults.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
 import { rampStepsProblem } from '../resilience/ramp.ts'
-import { fieldPathProblem } from '../compare/field-path.ts'
+import { fieldPathProblem, parseFieldPath } from '../compare/field-path.ts'
 import { DEFAULT_MAX_EXAMPLES } from '../compare/comparator.ts'
 
 const WEIGHT_MESSAGE = 'must be an integer from 0 to 100'
@@ -59,6 +59,30 @@ const propagateTarget = z.string('must be a field path').superRefine((p, ctx) =>
 
 /** A compare.normalize rule: on for the whole route, or for the fields listed. */
 const normalizeRule = z.union([z.boolean(), z.array(fieldPath)], 'must be true, false or a list of field paths')
+
+/** Where a create's answer carries the new id: a body field, or a header (Location: its last path segment). */
+const idSource = z
+  .string('must be a field path')
+  .regex(/^(body(\.[^.\s]+)+|headers\.[A-Za-z0-9-]+)$/, "must be a body field path such as 'body.id' or 'body.data.id', or a header such as 'headers.location'")
+
+/** A body field path in the grammar events report (`body.id`, `body[*].id`, `body.items[3].id`). */
+const bodyPath = z.string('must be a body field path').refine((p) => {
+  try {
+    const segments = parseFieldPath(p)
+    return segments[0] === 'body' && segments.length > 1
+  } catch {
+    return false
+  }
+}, "must be a body field path such as 'body.postId', 'body[*].id' or 'body.items[*].id'")
+
+const idsSchema = z.strictObject({
+  /** the map's name: routes that create, read and change one kind of resource share it */
+  map: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore').optional(),
+  from: idSource.optional(),
+  params: z.array(z.string('must be a route path parameter name')).default([]),
+  fields: z.array(bodyPath).default([]),
+  compare: z.array(bodyPath).optional(),
+})
 
 const stickySchema = z.union(
   [
@@ -117,6 +141,7 @@ const routeSchema = z.strictObject({
     .optional(),
   propagate: z.array(z.strictObject({ from: fieldPath, to: propagateTarget })).optional(),
   redact: z.array(fieldPath).optional(),
+  ids: idsSchema.optional(),
   guard: z
     .strictObject({
       maxErrorRate: fraction.optional(),
@@ -173,6 +198,7 @@ export const configSchema = z
             replay: z.string().default(D.DEFAULT_TOPICS.replay),
             control: z.string().default(D.DEFAULT_TOPICS.control),
             audit: z.string().default(D.DEFAULT_TOPICS.audit),
+            ids: z.string().default(D.DEFAULT_TOPICS.ids),
             replayDead: z.string().default(D.DEFAULT_TOPICS.replayDead),
             replayDone: z.string().default(D.DEFAULT_TOPICS.replayDone),
           })
@@ -187,6 +213,10 @@ export const configSchema = z
       })
       .default({ dir: D.DEFAULT_SPOOL_DIR, maxBytes: D.DEFAULT_SPOOL_MAX_BYTES, queueSize: D.DEFAULT_QUEUE_SIZE }),
     state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
+    /** id translation store: `dir` defaults to `ids/` next to the state file */
+    ids: z
+      .strictObject({ maxPairs: z.int('must be an integer').min(1, 'must be at least 1').default(D.DEFAULT_ID_MAX_PAIRS), dir: z.string().optional() })
+      .default({ maxPairs: D.DEFAULT_ID_MAX_PAIRS }),
     replay: z
       .strictObject({
         maxAttempts: z.int('must be a whole number from 1 to 100').min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100').default(D.DEFAULT_REPLAY_MAX_ATTEMPTS),
@@ -217,7 +247,13 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(cfg.backends).join(', ')}) or 404` })
     }
     const seen = new Set<string>()
+    // a map no route records pairs for would never translate anything: most likely a misspelt name
+    const recorded = new Set(cfg.routes.filter((r) => r.ids?.from !== undefined).map((r) => r.ids?.map ?? r.id))
     cfg.routes.forEach((route, i) => {
+      if (route.ids !== undefined && !recorded.has(route.ids.map ?? route.id)) {
+        const map = route.ids.map ?? route.id
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', route.ids.map === undefined ? 'from' : 'map'], message: `no route records pairs for map '${map}' (a route with ids.from and ids.map '${map}')` })
+      }
       if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
       seen.add(route.id)
       let params: readonly string[] = []
@@ -237,6 +273,12 @@ export const configSchema = z
           }
         }
       }
+      route.ids?.params.forEach((name, j) => {
+        if (name === '*' || !params.includes(name)) {
+          const named = params.filter((p) => p !== '*')
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', 'params', j], message: `'${name}' is not a parameter of the route path (${named.length === 0 ? 'it has none' : named.map((p) => `:${p}`).join(', ')})` })
+        }
+      })
     })
   })
 

@@ -18,6 +18,10 @@ import type { BackendBreaker } from '../resilience/breaker.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
 import { WriteClock } from './write-clock.ts'
+import type { IdStore } from '../ids/id-store.ts'
+import { readId } from '../ids/id-source.ts'
+import { PendingCreates } from '../ids/pending-creates.ts'
+import { RouteIds, sideOf, type Translation } from '../ids/route-ids.ts'
 
 /** One mirrored exchange, filled in as the primary answers. */
 export interface MirrorJob {
@@ -41,6 +45,9 @@ export interface MirrorJob {
   readonly learn: boolean
   /** the gateway's write clock when the primary call started (noise learning needs it) */
   readonly writeSeq: number
+  /** the route's path match (its parameters carry ids for `ids.params`) and the query, for id translation */
+  readonly match: RegExpExecArray | null
+  readonly query: string
 }
 
 /** `noise`: the answers differed only in learned noise fields (a match for every other purpose) */
@@ -52,6 +59,10 @@ interface RoutePlan {
   readonly propagate: Propagation[]
   readonly noise: NoiseLearner | null
   readonly mirrorFailedWrites: boolean
+  /** `ids` compiled, with its metric children; null without `ids` or without an id store */
+  readonly ids: RouteIds | null
+  readonly idHit: { inc(n?: number): void } | null
+  readonly idMiss: { inc(n?: number): void } | null
 }
 
 type Call = { ok: true; response: CapturedResponse } | { ok: false; timeout: boolean; error: Error; latencyMs: number }
@@ -76,6 +87,8 @@ export class Mirror {
   readonly #breakers: ReadonlyMap<string, BackendBreaker>
   readonly #guards: { get(route: string): RouteGuard | undefined } | null
   readonly #writes = new WriteClock()
+  readonly #ids: IdStore | null
+  readonly #creates = new PendingCreates()
   #inFlight = 0
   #idle: (() => void)[] = []
 
@@ -87,7 +100,9 @@ export class Mirror {
     log: Logger,
     breakers: ReadonlyMap<string, BackendBreaker> = new Map(),
     guards: { get(route: string): RouteGuard | undefined } | null = null,
+    ids: IdStore | null = null,
   ) {
+    this.#ids = ids
     this.#breakers = breakers
     this.#guards = guards
     this.#publisher = publisher
@@ -97,12 +112,16 @@ export class Mirror {
     this.#maxInFlight = config.limits.mirrorInFlight
     this.#compareBytes = config.limits.compareBodyBytes
     for (const route of config.routes) {
+      const routeIds = ids === null || route.ids === undefined ? null : new RouteIds(route, config.routes, ids.map)
       this.#plans.set(route.id, {
         compare: compileCompareOptions(route.compare),
         secrets: new FieldMatcher(route.redact ?? []),
         propagate: compilePropagations(route.propagate),
         noise: route.compare?.learnNoise === false ? null : new NoiseLearner(),
         mirrorFailedWrites: route.mirrorFailedWrites,
+        ids: routeIds,
+        idHit: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'hit') : null,
+        idMiss: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'miss') : null,
       })
       for (const outcome of ['match', 'noise', 'mismatch', 'error', 'timeout', 'skipped'] as const) metrics.mirror.labels(route.id, outcome)
     }
@@ -183,24 +202,44 @@ export class Mirror {
     // over the in-flight bound, or the secondary's breaker is open: skipped, and a write is kept
     if (this.#inFlight >= this.#maxInFlight || this.#breakers.get(job.secondary.name)?.allows() === false) {
       this.#count(job.routeId, 'skipped')
-      if (job.isWrite) this.#emitReplay(job, 'skipped', job.body)
+      if (job.isWrite) {
+        const t = plan.ids?.translates === true ? this.#translate(job, plan, job.body) : null
+        this.#emitReplay(job, 'skipped', t?.body ?? job.body, job.headers, t?.path ?? job.secondaryPath, primary, plan)
+      }
       return
     }
     this.#inFlight++
-    this.#run(job, plan, primary)
+    const mark = this.#creates.mark()
+    const created = plan.ids?.from != null && job.isWrite ? this.#creates.begin(plan.ids.map) : null
+    this.#run(job, plan, primary, mark)
       .catch((err: unknown) => this.#log.error({ err, route: job.routeId, requestId: job.requestId }, 'mirror failed'))
       .finally(() => {
+        created?.()
         this.#inFlight--
         if (this.#inFlight === 0) for (const r of this.#idle.splice(0)) r()
       })
   }
 
-  async #run(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null): Promise<void> {
+  async #run(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null, mark: number): Promise<void> {
     // compared (and read by propagate) decoded; the client already has the bytes as sent
     const primary = answered === null ? null : await decodeBody(answered, this.#compareBytes)
     const body = job.body === 'overflow' ? null : job.body
     const headers = [...job.headers]
     let secondaryBody = body
+    let secondaryPath = job.secondaryPath
+
+    if (plan.ids?.translates === true) {
+      // an id not known yet may belong to a create still being mirrored (see PendingCreates)
+      let t = this.#translate(job, plan, body, false)
+      const pending = t.misses > 0 ? this.#creates.wait(plan.ids.map, mark) : null
+      if (pending !== null) {
+        await pending
+        t = this.#translate(job, plan, body, false)
+      }
+      this.#countIds(plan, t)
+      secondaryPath = t.path ?? secondaryPath
+      secondaryBody = t.body
+    }
 
     if (primary !== null && plan.propagate.length > 0) {
       const parsed = parseJson(primary)
@@ -231,7 +270,7 @@ export class Mirror {
     }
 
     const ticket = this.#breakers.get(job.secondary.name)?.ticket()
-    const secondary = await this.#call(job.secondary, job.method, job.secondaryPath, headers, secondaryBody)
+    const secondary = await this.#call(job.secondary, job.method, secondaryPath, headers, secondaryBody)
     if (ticket !== undefined) {
       if (!secondary.ok) ticket.failure(secondary.error)
       else if (secondary.response.status >= 500) ticket.failure(new Error(`upstream answered ${secondary.response.status}`))
@@ -240,21 +279,28 @@ export class Mirror {
     if (!secondary.ok) {
       this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error', job)
       this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
-      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', secondaryBody, headers)
+      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', secondaryBody, headers, secondaryPath, primary, plan)
       return
     }
     const res = secondary.response
     if (job.isWrite && res.status >= 500) {
       this.#count(job.routeId, 'error', job)
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
-      this.#emitReplay(job, 'secondary-error', secondaryBody, headers)
+      this.#emitReplay(job, 'secondary-error', secondaryBody, headers, secondaryPath, primary, plan)
       return
     }
     if (primary === null) {
       this.#count(job.routeId, 'error', job, true)
       return
     }
-    const result = compareResponses(primary, res, plan.compare, plan.noise?.fields)
+    // recorded before comparing, so the create's own answers compare modulo the new pair
+    const primarySide = sideOf(job.primary.name)
+    if (plan.ids !== null && primarySide !== null && job.isWrite && primary.status < 400 && res.status < 400) {
+      const pair = plan.ids.created(primary, res, primarySide)
+      if (pair !== undefined) this.#ids?.record(pair)
+    }
+    const equivalent = plan.ids === null || primarySide === null ? undefined : plan.ids.equivalent(primarySide)
+    const result = compareResponses(primary, res, plan.compare, plan.noise?.fields, { equivalent })
     if (result.noise > 0) this.#metrics.noiseDifferences.labels(job.routeId).inc(result.noise)
     if (result.total === 0) {
       this.#count(job.routeId, result.noise > 0 ? 'noise' : 'match')
@@ -275,6 +321,20 @@ export class Mirror {
       noise: result.noise,
       fields: result.groups.map((g) => ({ path: g.path, kind: g.kind, count: g.count })),
     })
+  }
+
+  /** The mirrored request with the primary's ids swapped for the secondary's (counted unless `count` is false). */
+  #translate(job: MirrorJob, plan: RoutePlan, body: Buffer | null, count = true): Translation {
+    const primary = sideOf(job.primary.name)
+    if (plan.ids === null || primary === null) return { path: undefined, body, hits: 0, misses: 0 }
+    const t = plan.ids.translate(job.match, job.query, primary, job.secondary.name, job.secondary.basePath, body)
+    if (count) this.#countIds(plan, t)
+    return t
+  }
+
+  #countIds(plan: RoutePlan, t: Translation): void {
+    if (t.hits > 0) plan.idHit?.inc(t.hits)
+    if (t.misses > 0) plan.idMiss?.inc(t.misses)
   }
 
   async #call(upstream: Upstream, method: string, path: string, headers: readonly string[], body: Buffer | null): Promise<Call> {
@@ -354,7 +414,15 @@ export class Mirror {
     this.#publisher.publish('diffs', job.routeId, event)
   }
 
-  #emitReplay(job: MirrorJob, reason: ReplayEvent['reason'], body: Buffer | null | 'overflow', headers: readonly string[] = job.headers): void {
+  #emitReplay(
+    job: MirrorJob,
+    reason: ReplayEvent['reason'],
+    body: Buffer | null | 'overflow',
+    headers: readonly string[] = job.headers,
+    path = job.secondaryPath,
+    primary: CapturedResponse | null = null,
+    plan?: RoutePlan,
+  ): void {
     const h: Record<string, string> = {}
     for (let i = 0; i < headers.length; i += 2) {
       const name = (headers[i] as string).toLowerCase()
@@ -367,7 +435,7 @@ export class Mirror {
       route: job.routeId,
       backend: job.secondary.name,
       method: job.method,
-      path: job.secondaryPath,
+      path,
       headers: redactHeaders(h),
       body: body === null || body === 'overflow' ? '' : body.toString('base64'),
       idempotencyKey: job.idempotencyKey ?? '',
@@ -375,6 +443,9 @@ export class Mirror {
       reason,
       attempts: 1,
     }
+    const from = plan?.ids?.from
+    const primaryId = from == null || primary === null || primary.status >= 400 ? undefined : readId(from, primary)
+    if (primaryId !== undefined) event.primaryId = primaryId
     this.#publisher.publish('replay', job.routeId, event)
   }
 }

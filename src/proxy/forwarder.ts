@@ -161,6 +161,8 @@ export class Forwarder {
             body: null,
             learn: !isWrite && this.#mirror.wantsNoiseSample(routeId),
             writeSeq: this.#mirror.writeSeq,
+            match,
+            query,
           }
         }
       }

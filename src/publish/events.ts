@@ -4,6 +4,7 @@ import type { DifferenceKind } from '../compare/json-diff.ts'
 export const DIFF_SCHEMA = 'cutover.diff/v1'
 export const REPLAY_SCHEMA = 'cutover.replay/v1'
 export const AUDIT_SCHEMA = 'cutover.audit/v1'
+export const ID_SCHEMA = 'cutover.id/v1'
 
 export type DiffKind = 'mismatch' | 'secondary-error' | 'secondary-timeout' | 'not-mirrored' | 'primary-unknown'
 
@@ -51,9 +52,20 @@ export interface ReplayEvent {
   requestId: string
   reason: 'secondary-error' | 'secondary-timeout' | 'skipped'
   attempts: number
+  /** the id the primary gave a created resource (routes with `ids.from`): a replayed create pairs it with the id the backend answers */
+  primaryId?: string
 }
 
-export type Topic = 'diffs' | 'replay' | 'control' | 'audit'
+/** One pair of ids on cutover.ids (compacted, key `${map}\0${legacy}`). */
+export interface IdPairEvent {
+  schema: typeof ID_SCHEMA
+  map: string
+  legacy: string
+  cloud: string
+  time: string
+}
+
+export type Topic = 'diffs' | 'replay' | 'control' | 'audit' | 'ids'
 
 export interface OutgoingRecord {
   topic: Topic

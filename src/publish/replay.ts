@@ -11,6 +11,9 @@ import { ReplayBackendHealth, DOWN_AFTER } from './replay-backend-health.ts'
 import { verdictOf, type ResendVerdict } from './replay-verdict.ts'
 import { inWindow, windowProblem, type ReplayWindow } from './replay-window.ts'
 import { readToEnd } from './topic-reader.ts'
+import { replayedPair } from '../ids/replayed-pair.ts'
+import type { IdPair } from '../ids/id-map.ts'
+import { idEvent, idKey } from '../ids/id-topic.ts'
 
 /** Consumer group of a full run, after `kafka.clientId`: `cutover-replay` by default; `--route X` adds `.X`. */
 export const REPLAY_GROUP_SUFFIX = '-replay'
@@ -53,7 +56,7 @@ export interface ReplaySummary {
 }
 
 /** The resend of one replay event; exported for tests. */
-export async function resend(config: CutoverConfig, event: ReplayEvent, extra: Record<string, string>): Promise<{ ok: boolean; status: number | null; error?: string }> {
+export async function resend(config: CutoverConfig, event: ReplayEvent, extra: Record<string, string>): Promise<{ ok: boolean; status: number | null; error?: string; pair?: IdPair }> {
   const backend = config.backends[event.backend]
   if (backend === undefined) return { ok: false, status: null, error: `backend '${event.backend}' is not in the config` }
   const headers: Record<string, string> = {}
@@ -71,8 +74,9 @@ export async function resend(config: CutoverConfig, event: ReplayEvent, extra: R
       headersTimeout: backend.timeoutMs,
       bodyTimeout: backend.timeoutMs,
     })
-    await res.body.dump()
-    return { ok: verdictOf(event.method, res.statusCode) === 'done', status: res.statusCode }
+    // a replayed create (route with ids.from) answers the backend's id: paired with the primary's
+    const pair = await replayedPair(config, event, res)
+    return { ok: verdictOf(event.method, res.statusCode) === 'done', status: res.statusCode, ...(pair === undefined ? {} : { pair }) }
   } catch (err) {
     return { ok: false, status: null, error: (err as Error).message }
   }
@@ -197,15 +201,15 @@ class ReplayRun {
   readonly #summary: ReplaySummary
   readonly #maxAttempts: number
   readonly #window: ReplayWindow
-  readonly #topics: { replayDead: string; replayDone: string }
+  readonly #topics: { replayDead: string; replayDone: string; ids: string }
   readonly #health = new ReplayBackendHealth<Unsent>()
   /** ids met in this run: a repeat (the publisher delivers at least once) is skipped */
   readonly #seen = new Set<string>()
   /** per partition, offsets of events tried but not settled (suspects, pending) */
   readonly #unsettled = new Map<number, Set<bigint>>()
-  /** sent first at a checkpoint */
-  #dead: Message[] = []
-  /** then: done records, so an id is never marked done before its dead-letter is on Kafka */
+  /** sent first at a checkpoint: dead letters and id pairs learnt from replayed creates */
+  #first: { topic: string; message: Message }[] = []
+  /** then: done records, so an event is never marked done before its dead letter or id pair is on Kafka */
   #doneRecords: Message[] = []
 
   constructor(opts: ReplayOptions, producer: Producer | null, done: Map<string, DoneResult>, summary: ReplaySummary) {
@@ -280,9 +284,15 @@ class ReplayRun {
   async checkpoint(): Promise<void> {
     const producer = this.#producer
     if (producer === null) return
-    if (this.#dead.length > 0) {
-      await producer.send({ topic: this.#topics.replayDead, acks: -1, messages: this.#dead })
-      this.#dead = []
+    if (this.#first.length > 0) {
+      const byTopic = new Map<string, Message[]>()
+      for (const { topic, message } of this.#first) {
+        let list = byTopic.get(topic)
+        if (list === undefined) byTopic.set(topic, (list = []))
+        list.push(message)
+      }
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+      this.#first = []
     }
     if (this.#doneRecords.length > 0) {
       await producer.send({ topic: this.#topics.replayDone, acks: -1, messages: this.#doneRecords })
@@ -299,6 +309,7 @@ class ReplayRun {
   async #deliver(event: ReplayEvent, partition: number, offset: bigint, heartbeat: () => Promise<void>): Promise<Unsent> {
     for (let tries = 1, pause = RETRY_MS; ; tries++, pause = Math.min(pause * 2, RETRY_MAX_MS)) {
       const answer = await resend(this.#opts.config, { ...event, attempts: tries }, this.#opts.headers)
+      if (answer.pair !== undefined) this.#first.push({ topic: this.#topics.ids, message: { key: idKey(answer.pair), value: JSON.stringify(idEvent(answer.pair)) } })
       const verdict = verdictOf(event.method, answer.status)
       if (verdict !== 'failed' || tries >= this.#maxAttempts) return { event, partition, offset, verdict, tries, status: answer.status, ...(answer.error === undefined ? {} : { error: answer.error }) }
       await sleep(pause)
@@ -326,7 +337,7 @@ class ReplayRun {
       ...(u.error === undefined ? {} : { error: u.error }),
       event: u.event,
     }
-    this.#dead.push({ key: u.event.route, value: JSON.stringify(dead) })
+    this.#first.push({ topic: this.#topics.replayDead, message: { key: u.event.route, value: JSON.stringify(dead) } })
     this.#markDone(u.event, 'dead', u.status)
     this.#unsettled.get(u.partition)?.delete(u.offset)
     this.#summary.dead++
