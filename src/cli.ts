@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
 import { CutoverError } from './errors.ts'
+import { addReconcileCommand } from './reconcile/reconcile-command.ts'
 import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
@@ -128,5 +129,7 @@ program
       fail(err)
     }
   })
+
+addReconcileCommand(program, fail, header)
 
 await program.parseAsync(process.argv)

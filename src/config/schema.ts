@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import * as D from './defaults.ts'
+import { reconcileProblems, reconcileSchema } from './reconcile-schema.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
 import { rampStepsProblem } from '../resilience/ramp.ts'
 import { fieldPathProblem, parseFieldPath } from '../compare/field-path.ts'
@@ -161,6 +162,10 @@ const routeSchema = z.strictObject({
       intervalMs: positiveMs,
     })
     .optional(),
+  /** how `cutover reconcile` reads this route's collection on each backend (docs/mirroring.md) */
+  reconcile: reconcileSchema.optional(),
+}).superRefine((route, ctx) => {
+  for (const p of reconcileProblems(route)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 })
 
 export const configSchema = z

@@ -6,11 +6,12 @@ import type { IdPair } from './id-map.ts'
 
 /** Appends are written together: at most this long after record() a pair is on disk. */
 export const ID_FLUSH_MS = 20
-const FILE = /^w\d+\.ndjson$/
+// one file per writer: `w<N>.ndjson` per gateway process, `reconcile.ndjson` for cutover reconcile --repair
+const FILE = /^(?:w\d+|reconcile)\.ndjson$/
 
 /** One process's file in the ids folder (`w0.ndjson`; cluster workers each append to their own). */
-export function idFileName(worker: number): string {
-  return `w${worker}.ndjson`
+export function idFileName(worker: number | 'reconcile'): string {
+  return worker === 'reconcile' ? 'reconcile.ndjson' : `w${worker}.ndjson`
 }
 
 function isPair(v: unknown): v is IdPair {
@@ -66,7 +67,7 @@ export class IdFile {
   lines: number
   lastError: Error | null = null
 
-  constructor(dir: string, worker: number, lines: number) {
+  constructor(dir: string, worker: number | 'reconcile', lines: number) {
     this.#dir = dir
     this.#path = join(dir, idFileName(worker))
     this.lines = lines

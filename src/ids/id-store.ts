@@ -74,7 +74,7 @@ export class IdStore {
   }
 
   /** Loads the persisted pairs (see loadIdMap) before the caller starts serving. */
-  static async open(config: CutoverConfig, log: Logger, publisher: Publisher | null, worker = 0): Promise<IdStore> {
+  static async open(config: CutoverConfig, log: Logger, publisher: Publisher | null, worker: number | 'reconcile' = 0): Promise<IdStore> {
     // with Kafka, pairs other processes record keep arriving after the load (into memory only:
     // their own process persists them)
     const { map, lines, topic } = await loadInto(config, log, true)
