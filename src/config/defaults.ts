@@ -28,7 +28,11 @@ export const DEFAULT_TOPICS = Object.freeze({
   control: 'cutover.control',
   audit: 'cutover.audit',
   ids: 'cutover.ids',
+  replayDead: 'cutover.replay.dead',
+  replayDone: 'cutover.replay.done',
 })
 /** Id pairs kept (all maps together); past it the oldest pair is forgotten. */
 export const DEFAULT_ID_MAX_PAIRS = 1_000_000
+/** `cutover replay`: tries of one event in a run before it is dead-lettered */
+export const DEFAULT_REPLAY_MAX_ATTEMPTS = 5
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const

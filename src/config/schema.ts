@@ -204,6 +204,8 @@ export const configSchema = z
             control: z.string().default(D.DEFAULT_TOPICS.control),
             audit: z.string().default(D.DEFAULT_TOPICS.audit),
             ids: z.string().default(D.DEFAULT_TOPICS.ids),
+            replayDead: z.string().default(D.DEFAULT_TOPICS.replayDead),
+            replayDone: z.string().default(D.DEFAULT_TOPICS.replayDone),
           })
           .default({ ...D.DEFAULT_TOPICS }),
       })
@@ -228,6 +230,11 @@ export const configSchema = z
         segmentBytes: z.int().min(4096, 'must be at least 4096 bytes').default(D.DEFAULT_JOURNAL_SEGMENT_BYTES),
       })
       .default({ enabled: true, maxBytes: D.DEFAULT_JOURNAL_MAX_BYTES, segmentBytes: D.DEFAULT_JOURNAL_SEGMENT_BYTES }),
+    replay: z
+      .strictObject({
+        maxAttempts: z.int('must be a whole number from 1 to 100').min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100').default(D.DEFAULT_REPLAY_MAX_ATTEMPTS),
+      })
+      .default({ maxAttempts: D.DEFAULT_REPLAY_MAX_ATTEMPTS }),
     limits: z
       .strictObject({
         bodyBytes: z.int().min(0).default(D.DEFAULT_BODY_BYTES),

@@ -76,3 +76,41 @@ export interface OutgoingRecord {
   /** called once the record is durable: acknowledged by Kafka or fsync'd in the spool (never serialised) */
   durable?: () => void
 }
+
+export const REPLAY_DEAD_SCHEMA = 'cutover.replay.dead/v1'
+export const REPLAY_DONE_SCHEMA = 'cutover.replay.done/v1'
+
+/** Why `cutover replay` gave up on an event. */
+export type DeadReason = 'refused' | 'attempts'
+
+/** On `kafka.topics.replayDead`, keyed by route id: a replay event `cutover replay` gave up on. */
+export interface ReplayDeadEvent {
+  schema: typeof REPLAY_DEAD_SCHEMA
+  /** the replay event's id */
+  id: string
+  time: string
+  route: string
+  backend: string
+  /** `refused`: answered 400 or 422; `attempts`: every allowed resend failed */
+  reason: DeadReason
+  /** resends tried by the run that gave up */
+  attempts: number
+  /** the last answer's status, null when there was none (connection error, timeout) */
+  status: number | null
+  /** the last transport error, when there was no answer */
+  error?: string
+  /** the replay event as read, enough to resend it by hand */
+  event: ReplayEvent
+}
+
+/** On the compacted `kafka.topics.replayDone`, keyed by event id: that event needs no more resends. */
+export interface ReplayDoneRecord {
+  schema: typeof REPLAY_DONE_SCHEMA
+  id: string
+  time: string
+  route: string
+  backend: string
+  /** `sent`: the backend took it (2xx/3xx, or 409); `dead`: it is on the dead-letter topic */
+  result: 'sent' | 'dead'
+  status: number | null
+}

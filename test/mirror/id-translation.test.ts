@@ -212,7 +212,7 @@ describe('id translation: legacy numeric ids, cloud generated string ids', () =>
 
     const lines: string[] = []
     const summary = await replay({ config: validateConfig(config(tempDir(), true)), dryRun: false, headers: {}, print: (l) => lines.push(l) })
-    expect(summary).toMatchObject({ sent: 1, failed: 0 })
+    expect(summary).toMatchObject({ sent: 1, dead: 0, pending: 0 })
     const cloudId = byTitle(cloud, 'post-replayed')!.id
     await expect.poll(() => idTopic.messages.some((m) => m.value.legacy === String(created.value.id) && m.value.cloud === cloudId), { timeout: 15_000 }).toBe(true)
 
