@@ -27,6 +27,11 @@ export interface LoadResult {
   readonly errors: number
   readonly timeouts: number
   readonly statusCodes: Readonly<Record<string, number>>
+  /** Open-loop runs (open-loop.ts): the fixed rate asked for, req/s; null for a saturated run. */
+  readonly rate: number | null
+  /** Open-loop runs: latency from each request's due time rather than its send; NaN otherwise. */
+  readonly p50FromDueMs: number
+  readonly p99FromDueMs: number
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
@@ -72,5 +77,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     errors: result.errors,
     timeouts: result.timeouts,
     statusCodes,
+    rate: null,
+    p50FromDueMs: Number.NaN,
+    p99FromDueMs: Number.NaN,
   }
 }

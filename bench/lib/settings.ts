@@ -20,6 +20,8 @@ export interface BenchSettings {
   readonly targets: readonly string[]
   /** Target kinds started with --cpu-prof (profiles land in bench/results/profiles). */
   readonly profile: readonly string[]
+  /** BENCH_RATE: the fixed-rate scenarios' rate, req/s; null → half the measured mirror-off saturation. */
+  readonly rate: number | null
 }
 
 // 3 scenarios × 4 targets + 2 scenarios × 2 Cutover variants, × 3 rounds of these, fit the
@@ -57,5 +59,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     scenarios: list(env, 'BENCH_SCENARIOS'),
     targets: list(env, 'BENCH_TARGETS'),
     profile: list(env, 'BENCH_PROFILE'),
+    rate: env.BENCH_RATE === undefined || env.BENCH_RATE.trim() === '' ? null : num(env, 'BENCH_RATE', 0, 1, 100_000, true),
   }
 }
