@@ -300,7 +300,7 @@ function judge(scenario: Scenario, targets: readonly TargetSummary[], comparison
       const reported = Object.keys(t.totals.counters).some((k) => k.startsWith(group))
       const value = reported ? (t.totals.counters[gate.counter] ?? 0) : Number.NaN
       const problems = [...(t.valid ? [] : ['invalid run']), ...(reported ? [] : [`${gate.target} reported no ${group}* counter`])]
-      out.push({ ...gate, scenario: scenario.name, value, pass: problems.length === 0 && value <= gate.max, problems })
+      out.push({ ...gate, scenario: scenario.name, value, range: null, clean: null, pass: problems.length === 0 && value <= gate.max, problems })
       continue
     }
     const c = comparisons.find((x) => x.subject === gate.subject && x.baseline === gate.baseline)
@@ -309,7 +309,10 @@ function judge(scenario: Scenario, targets: readonly TargetSummary[], comparison
     // a bound the gate leaves out is not checked; NaN passes none
     const within = (gate.min === undefined || value >= gate.min) && (gate.max === undefined || value <= gate.max) && Number.isFinite(value)
     const problems = c.valid ? [] : ['invalid run']
-    out.push({ ...gate, scenario: scenario.name, value, pass: within && problems.length === 0, problems })
+    const per = c.rounds.filter((r) => c.usedRounds.includes(r.round)).map((r) => r[gate.metric]).filter((v) => Number.isFinite(v))
+    const range: [number, number] | null = per.length < 2 ? null : [Math.min(...per), Math.max(...per)]
+    const clean = { rounds: c.cleanRounds, of: c.rounds.length }
+    out.push({ ...gate, scenario: scenario.name, value, range, clean, pass: within && problems.length === 0, problems })
   }
   return out
 }

@@ -76,6 +76,15 @@ function gateLine(g: GateResult): string {
   return `  gate ${g.label}: ${rule} — ${g.pass ? 'PASS' : 'FAIL'}${g.problems.length > 0 ? ` (${g.problems.join('; ')})` : ''}`
 }
 
+/** How settled a ratio gate's verdict is: the per-round range (straddling the bound: not settled) and clean rounds. */
+function gateBasis(g: GateResult): string {
+  if (g.kind === 'count' || g.clean === null) return ''
+  const bound = g.min ?? g.max
+  const straddles = g.range !== null && bound !== undefined && g.range[0] <= bound && g.range[1] >= bound
+  const range = g.range === null ? '' : `rounds ${g.range[0].toFixed(2)}–${g.range[1].toFixed(2)}×${straddles ? ' (straddles the bound)' : ''}, `
+  return `  [${range}${g.clean.rounds > 0 ? `${g.clean.rounds}/${g.clean.of} clean rounds` : `no clean round of ${g.clean.of}`}]`
+}
+
 /**
  * `  cutover mirror writes  60,123 responses → legacy 60,123, cloud 60,120 (99.99 %) · mirror match 60,120, …`
  * over all the target's measured runs. A counter group (mirror, cache) shows when any of it moved.
@@ -162,7 +171,7 @@ export function summary(result: BenchResult): string {
       ? []
       : [
           `gates: ${gates.filter((g) => g.pass).length} of ${gates.length} PASS\n` +
-            gates.map((g) => `${g.pass ? 'PASS' : 'FAIL'}  [${g.scenario}] ${gateLine(g).replace(/^ {2}gate /, '').replace(/ — (PASS|FAIL)/, '')}`).join('\n'),
+            gates.map((g) => `${g.pass ? 'PASS' : 'FAIL'}  [${g.scenario}] ${gateLine(g).replace(/^ {2}gate /, '').replace(/ — (PASS|FAIL)/, '')}${gateBasis(g)}`).join('\n'),
         ]
   return [head, ...fixedRate, ...result.scenarios.map((s) => scenarioTable(s, settings.rounds)), ...verdicts, `${ranges}\n${noise}`].join('\n\n')
 }

@@ -96,6 +96,10 @@ export type GateResult = Gate & {
   readonly scenario: string
   /** The ratio (RatioGate) or the count (CountGate) the bound was checked against. */
   readonly value: number
+  /** Ratio gates: the lowest and highest per-round ratio the median is taken over (null for counts or one round). */
+  readonly range: readonly [number, number] | null
+  /** Ratio gates: rounds where neither run was noisy, of all rounds (null for counts). */
+  readonly clean: { readonly rounds: number; readonly of: number } | null
   readonly pass: boolean
   /** Why it failed besides the bound: an INVALID run, a counter the target did not report. */
   readonly problems: readonly string[]
