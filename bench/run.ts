@@ -158,7 +158,7 @@ async function measure(
   const warmSeconds = warm ? settings.rewarm : settings.warmup
   if (warmSeconds > 0) {
     const w = await load(proc.url, request, settings, warmSeconds, rate)
-    warmup = { requests: w.requests, non2xx: w.non2xx, errors: w.errors }
+    warmup = { requests: w.requests, non2xx: w.non2xx, errors: w.errors, unanswered: w.unanswered }
   }
   const origins = proc === fleet.legacy ? [fleet.legacy, fleet.cloud] : [proc, fleet.legacy, fleet.cloud]
   const before = await Promise.all(origins.map((p) => p.stats()))
@@ -186,7 +186,10 @@ async function measure(
   if (result.errors > 0) problems.push(`errors=${result.errors}`)
   if (result.timeouts > 0) problems.push(`timeouts=${result.timeouts}`)
   if (result.requests === 0) problems.push('no responses')
-  if (warmup !== null && (warmup.non2xx > 0 || warmup.errors > 0)) problems.push(`warm-up non2xx=${warmup.non2xx} errors=${warmup.errors}`)
+  if (result.unanswered > 0) problems.push(`unanswered=${result.unanswered} (fell behind the fixed rate)`)
+  if (warmup !== null && (warmup.non2xx > 0 || warmup.errors > 0 || warmup.unanswered > 0)) {
+    problems.push(`warm-up non2xx=${warmup.non2xx} errors=${warmup.errors}${warmup.unanswered > 0 ? ` unanswered=${warmup.unanswered}` : ''}`)
+  }
   return {
     round,
     position,

@@ -103,9 +103,10 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<LoadResult> {
     p99Ms: percentile(bySend, 0.99),
     maxMs: done > 0 ? (bySend[done - 1] as number) : Number.NaN,
     non2xx,
-    // never answered before the drain deadline, or shed: both mean the target did not keep up
-    errors: errorCount + shed + unanswered,
+    errors: errorCount,
     timeouts,
+    // shed, or never answered before the drain deadline: both mean the target did not keep up
+    unanswered: shed + unanswered,
     statusCodes,
     rate: opts.rate,
     p50FromDueMs: percentile(byDue, 0.5),

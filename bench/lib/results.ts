@@ -23,7 +23,7 @@ export interface RunRecord {
   readonly otherCores: number | null
   /** otherCores above the threshold: left out of the medians when the target has a clean run. */
   readonly noisy: boolean
-  readonly warmup: { readonly requests: number; readonly non2xx: number; readonly errors: number } | null
+  readonly warmup: { readonly requests: number; readonly non2xx: number; readonly errors: number; readonly unanswered: number } | null
   readonly valid: boolean
   readonly problems: readonly string[]
 }
