@@ -24,8 +24,8 @@ export interface BenchSettings {
   readonly rate: number | null
 }
 
-// 3 scenarios × 4 targets + 2 scenarios × 2 Cutover variants, × 3 rounds of these, fit the
-// 3-minute budget with the process start-ups (2 s runs: 3 s ones would take about 3.5 minutes)
+// 3 scenarios × 4 targets + 2 saturated scenarios × 2 Cutover variants + 4 fixed-rate scenarios
+// × 2 (3 with Kafka), × 3 rounds of these, fit a 4-minute budget with the process start-ups
 export const DEFAULTS = Object.freeze({ duration: 2, warmup: 2, rewarm: 0.5, connections: 50, pipelining: 1, rounds: 3 })
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, integer: boolean): number {
