@@ -152,9 +152,9 @@ async function measure(
   position: number,
 ): Promise<RunRecord> {
   let warmup: RunRecord['warmup'] = null
-  // a fixed-rate run on a process that already served load in this bench run (JIT and pools warm)
-  // needs only the short warm-up; saturated runs keep the long one for their first round
-  const warm = round > 1 || (rate !== null && fleet.hasServed(proc))
+  // a process that already had a measured run in this bench run (an earlier scenario) has its JIT
+  // and pools warm: the short warm-up will do, which keeps the whole bench within its budget
+  const warm = round > 1 || fleet.hasServed(proc)
   const warmSeconds = warm ? settings.rewarm : settings.warmup
   if (warmSeconds > 0) {
     const w = await load(proc.url, request, settings, warmSeconds, rate)
@@ -339,8 +339,10 @@ async function findFixedRate(settings: BenchSettings, fleet: Fleet, earlier: rea
   }
   const proc = await fleet.for(FIXED_RATE.target)
   await smokeCheck(proc.url, FIXED_RATE.request, 'fixed rate')
-  if (settings.warmup > 0) await load(proc.url, FIXED_RATE.request, settings, settings.warmup, null)
+  const warmSeconds = fleet.hasServed(proc) ? settings.rewarm : settings.warmup
+  if (warmSeconds > 0) await load(proc.url, FIXED_RATE.request, settings, warmSeconds, null)
   const saturated = await load(proc.url, FIXED_RATE.request, settings, settings.duration, null)
+  fleet.served(proc)
   if (saturated.non2xx > 0 || saturated.errors > 0 || saturated.timeouts > 0 || saturated.requests === 0) {
     throw new Error(`fixed rate: the saturated mirror-off run failed (non2xx ${saturated.non2xx}, errors ${saturated.errors}, timeouts ${saturated.timeouts})`)
   }
@@ -417,7 +419,9 @@ async function main(): Promise<number> {
   const settings = readSettings()
   const scenarios = selectScenarios(settings)
   const runsPlanned = scenarios.reduce((n, s) => n + selectTargets(s, settings).length, 0) * settings.rounds
-  const warmups = (runsPlanned / settings.rounds) * (settings.warmup + (settings.rounds - 1) * settings.rewarm)
+  // the long warm-up once per process (targets with the same setup share one), the short one before every other run
+  const processes = new Set(scenarios.flatMap((s) => selectTargets(s, settings).map((t) => JSON.stringify([t.kind, t.kind === 'cutover' ? t.routes : null, t.kafka === true]))))
+  const warmups = processes.size * (settings.warmup - settings.rewarm) + runsPlanned * settings.rewarm
   const firstFixed = scenarios.findIndex((s) => s.load === 'fixed-rate')
   const calibrated = settings.rate !== null || scenarios.slice(0, Math.max(0, firstFixed)).some((s) => s.name === FIXED_RATE.measuredBy.scenario)
   const fixedRateRuns = firstFixed >= 0 && !calibrated ? settings.warmup + settings.duration : 0

@@ -6,9 +6,9 @@
 export interface BenchSettings {
   /** Measured seconds per run. */
   readonly duration: number
-  /** Unmeasured seconds before a target's first run in a scenario (JIT, pools, connections). */
+  /** Unmeasured seconds before a process's first measured run in the bench run (JIT, pools, connections). */
   readonly warmup: number
-  /** Unmeasured seconds before its later runs: the process is hot, only connections are new. */
+  /** Unmeasured seconds before its later runs, in this scenario or a later one: the process is hot. */
   readonly rewarm: number
   readonly connections: number
   readonly pipelining: number
