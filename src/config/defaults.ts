@@ -4,6 +4,8 @@ export const DEFAULT_LISTEN_PORT = 8080
 export const DEFAULT_ADMIN_HOST = '127.0.0.1'
 export const DEFAULT_ADMIN_PORT = 9901
 export const DEFAULT_TIMEOUT_MS = 5000
+/** A backend's pool for mirrored calls, apart from client traffic; past it mirrored calls queue (bounded by limits.mirrorInFlight). */
+export const DEFAULT_MIRROR_CONNECTIONS = 128
 export const DEFAULT_CONNECTIONS = 128
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000
 export const DEFAULT_BODY_BYTES = 1_048_576

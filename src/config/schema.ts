@@ -36,6 +36,8 @@ const backendSchema = z.strictObject({
   url: urlSchema,
   timeoutMs: positiveMs.default(D.DEFAULT_TIMEOUT_MS),
   connections: z.int('must be an integer').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').default(D.DEFAULT_CONNECTIONS),
+  /** connections of its own for mirrored calls (and journal recovery), never shared with client traffic */
+  mirrorConnections: z.int('must be an integer').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').default(D.DEFAULT_MIRROR_CONNECTIONS),
   keepAliveTimeoutMs: positiveMs.default(D.DEFAULT_KEEP_ALIVE_TIMEOUT_MS),
   tls: z
     .strictObject({

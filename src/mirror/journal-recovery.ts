@@ -90,7 +90,7 @@ async function resend(upstream: Upstream, event: ReplayEvent, signal: AbortSigna
   // tells the secondary (and its logs) that this is a resend after a gateway restart
   headers.push('x-cutover-recovered', '1')
   try {
-    const res = await upstream.pool.request({
+    const res = await upstream.mirrorPool.request({
       method: event.method as Dispatcher.HttpMethod,
       path: event.path,
       headers,

@@ -418,7 +418,7 @@ export class Mirror {
     }
     if (body !== null) out.push('content-length', String(body.length))
     try {
-      const res = await upstream.pool.request({
+      const res = await upstream.mirrorPool.request({
         method: method as Dispatcher.HttpMethod,
         path,
         headers: out,
