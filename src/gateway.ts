@@ -25,6 +25,7 @@ import { GuardSet } from './resilience/guard-set.ts'
 import { ReadCache } from './cache/read-cache.ts'
 import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
+import { readinessRoutesOf } from './readiness/readiness-service.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -154,8 +155,8 @@ export function urlOf(app: FastifyInstance): string {
   return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`
 }
 
-export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, 'routes' | 'token'> {
-  return { routes: config.routes.map((r) => ({ id: r.id, methods: r.methods, path: r.path })), token: config.admin.token }
+export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, 'routes' | 'token' | 'readinessRoutes'> {
+  return { routes: config.routes.map((r) => ({ id: r.id, methods: r.methods, path: r.path })), token: config.admin.token, readinessRoutes: readinessRoutesOf(config) }
 }
 
 /** Runs the whole gateway (data plane and admin API) in this process. */
@@ -188,6 +189,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     log,
     ready: () => ready,
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    metricsJson: async () => [await registry.getMetricsAsJSON()],
     stats: () => routeStats(metrics),
     diffs: async (filter, limit) => data.diffs.recent(filter, limit),
     diffSummary: async (route) => data.diffs.summary(route),
