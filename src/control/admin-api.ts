@@ -14,6 +14,10 @@ import type { RampSet } from './ramps.ts'
 import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
 import type { RouteStateStore } from './route-state-store.ts'
+import { ReadinessService, type ReadinessRoute } from '../readiness/readiness-service.ts'
+import type { MetricFamily } from '../readiness/metric-sample.ts'
+import { isConsolePath, registerConsole } from '../console/console-routes.ts'
+import { ConsoleSessions } from '../console/sessions.ts'
 
 /** PATCH /routes/:id accepts exactly these fields, validated by the same rules as the config. */
 export const routePatchSchema = z
@@ -52,6 +56,10 @@ export interface AdminApiOptions {
   readonly noiseDetail: (route: string) => Promise<NoiseSnapshot | null>
   /** Forgets a route's learned noise (learning starts again); false when the route does not learn. */
   readonly clearNoise: (route: string) => Promise<boolean>
+  /** Methods and readiness thresholds per route (readinessRoutesOf(config)). */
+  readonly readinessRoutes: readonly ReadinessRoute[]
+  /** Every data-plane process's metrics as JSON (`registry.getMetricsAsJSON()`), for GET /readiness. */
+  readonly metricsJson: () => Promise<readonly (readonly MetricFamily[])[]>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -88,9 +96,18 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   const app = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
   const auth = opts.token === undefined ? null : new TokenAuth(opts.token)
   const routeInfo = new Map(opts.routes.map((r) => [r.id, r]))
+  const sessions = new ConsoleSessions(auth)
 
   app.addHook('onRequest', async (request, reply) => {
-    if (auth === null || OPEN_PATHS.has(request.url.split('?', 1)[0] as string)) return
+    const path = request.url.split('?', 1)[0] as string
+    const refused = sessions.refusal(request, isConsolePath(path))
+    if (refused !== undefined) return sendError(reply, 'CUTOVER_FORBIDDEN', refused)
+    if (auth === null || OPEN_PATHS.has(path) || isConsolePath(path)) return
+    if (request.headers.authorization === undefined && sessions.session(request) !== undefined) {
+      // a console session stands for the admin token: the audit trail records it as such
+      request.headers.authorization = 'Console-Session'
+      return
+    }
     if (!auth.check(request.headers.authorization)) {
       reply.header('www-authenticate', 'Bearer realm="cutover"')
       return sendError(reply, 'CUTOVER_UNAUTHORIZED')
@@ -143,10 +160,15 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     return reply.type(contentType).send(body)
   })
 
-  app.get('/routes', async () => {
+  const listRoutes = async () => {
     const [stats, noise, breakers, guards] = await Promise.all([opts.stats(), opts.noise(), opts.breakers(), opts.guards()])
     return Promise.all(opts.routes.map((r) => describe(r.id, stats, noise, breakers, guards)))
-  })
+  }
+  app.get('/routes', listRoutes)
+
+  const readiness = new ReadinessService({ routes: opts.readinessRoutes, store: opts.store, metrics: opts.metricsJson, diffSummary: opts.diffSummary, guards: opts.guards, ramps: opts.ramps, breakers: opts.breakers })
+  app.get('/readiness', () => readiness.report())
+  registerConsole(app, { sessions, routes: async () => (await listRoutes()).filter((r) => r !== undefined), readiness: () => readiness.report(), diffSummary: opts.diffSummary, audit: opts.audit })
 
   app.get<{ Params: { id: string } }>('/routes/:id', async (request, reply) => {
     const route = await describeOne(request.params.id)
