@@ -8,6 +8,7 @@ import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
 import { replay } from './publish/replay.ts'
+import { runReport } from './readiness/report-command.ts'
 
 function workerCount(value: string): number {
   const n = Number(value)
@@ -95,6 +96,20 @@ program
       if (opts.route !== undefined && !config.routes.some((r) => r.id === opts.route)) throw new CutoverError('CUTOVER_ROUTE_NOT_FOUND', `unknown route '${opts.route}'`)
       const summary = await replay({ config, dryRun: opts.dryRun, headers: opts.header, print: (line) => process.stdout.write(line + '\n'), ...(opts.route === undefined ? {} : { route: opts.route }) })
       process.exit(summary.failed > 0 ? 1 : 0)
+    } catch (err) {
+      fail(err)
+    }
+  })
+
+program
+  .command('report')
+  .description("readiness of every route from the running gateway's admin API (token from CUTOVER_ADMIN_TOKEN); exit 1 unless every route with traffic is green")
+  .option('-c, --config <file>', 'config file naming the admin address (default routes.config.ts)')
+  .option('-a, --admin <url>', 'admin API URL, e.g. http://127.0.0.1:9901 (instead of the config)')
+  .option('--json', 'print the report as JSON (docs/readiness.md)', false)
+  .action(async (opts: { config?: string; admin?: string; json: boolean }) => {
+    try {
+      process.exit(await runReport(opts, (text) => process.stdout.write(text)))
     } catch (err) {
       fail(err)
     }
