@@ -32,7 +32,7 @@ export function isConsolePath(path: string): boolean {
   return path === '/' || path.startsWith('/console/')
 }
 
-const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' }
+const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8', 'favicon.svg': 'image/svg+xml' }
 const loginBody = z.strictObject({ token: z.string().min(1).max(4096) })
 
 function secure(reply: FastifyReply): FastifyReply {

@@ -44,6 +44,7 @@ export function page(ctx: PageContext, live: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 ${ctx.csrf === null ? '' : html`<meta name="cutover-csrf" content="${ctx.csrf}">`}
 <title>${ctx.title} · Cutover</title>
+<link rel="icon" href="/console/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/console/app.css">
 <script type="module" src="/console/app.js"></script>
 </head>
@@ -69,6 +70,7 @@ export function loginPage(): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Log in · Cutover</title>
+<link rel="icon" href="/console/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/console/app.css">
 <script type="module" src="/console/app.js"></script>
 </head>
@@ -184,7 +186,7 @@ export function routeView(route: ConsoleRoute, readiness: RouteReadiness | undef
 ${r === undefined
   ? ''
   : html`<p>${verdictBadge(r)}</p>
-${r.verdict.reasons.length > 0 ? html`<ul class="reasons">${r.verdict.reasons.map((x) => html`<li>${x}</li>`)}</ul>` : ''}
+${r.verdict.reasons.length > 1 ? html`<ul class="reasons">${r.verdict.reasons.map((x) => html`<li>${x}</li>`)}</ul>` : ''}
 <dl class="facts">
 <div><dt>Phase</dt><dd>${r.phase} for ${duration(r.phaseSeconds)}${r.phaseSinceStart ? '+' : ''}</dd></div>
 <div><dt>Weight</dt><dd>${route.weight} % (mirror ${route.mirror}, version ${route.version})</dd></div>

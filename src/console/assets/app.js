@@ -138,12 +138,15 @@ async function login(form) {
     credentials: 'same-origin',
     body: JSON.stringify({ token: form.elements.token.value }),
   })
+  // read the answer to its end either way, or a reload aborts it mid-flight
+  const problem = res.ok ? null : await errorText(res)
   if (res.ok) {
+    await res.arrayBuffer()
     location.reload()
     return
   }
   form.elements.token.value = ''
-  if (out !== null) out.textContent = res.status === 401 ? 'Wrong token. Try again.' : `Login failed: ${await errorText(res)}`
+  if (out !== null) out.textContent = res.status === 401 ? 'Wrong token. Try again.' : `Login failed: ${problem}`
 }
 
 if (live !== null) timer = setTimeout(() => void refresh(), POLL_MS)
