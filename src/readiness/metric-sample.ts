@@ -42,6 +42,25 @@ export class MetricSample {
     }
   }
 
+  /**
+   * This sample less an earlier one, series by series: what happened between the two. A series
+   * that went down (a worker restarted and its counters began again) counts from zero.
+   */
+  minus(earlier: MetricSample): MetricSample {
+    const out = new MetricSample()
+    for (const n of this.#names) out.#names.add(n)
+    for (const [name, byKey] of this.#series) {
+      const before = earlier.#series.get(name)
+      const into = new Map<string, { labels: Record<string, string>; value: number }>()
+      for (const [key, s] of byKey) {
+        const was = before?.get(key)?.value ?? 0
+        into.set(key, { labels: s.labels, value: s.value >= was ? s.value - was : s.value })
+      }
+      out.#series.set(name, into)
+    }
+    return out
+  }
+
   /** True when any process registered the metric family (even with no values yet). */
   has(family: string): boolean {
     return this.#names.has(family)

@@ -40,11 +40,12 @@ export class PhaseClock {
     for (const [id, s] of Object.entries(states)) this.#entries.set(id, { phase: phaseOf(s.weight, s.mirror), since: t, sinceStart: true })
   }
 
-  /** A route's state changed; the clock restarts only when its phase did. */
-  onState(id: string, state: RouteState): void {
+  /** A route's state changed; the clock restarts only when its phase did (then true). */
+  onState(id: string, state: RouteState): boolean {
     const phase = phaseOf(state.weight, state.mirror)
-    if (this.#entries.get(id)?.phase === phase) return
+    if (this.#entries.get(id)?.phase === phase) return false
     this.#entries.set(id, { phase, since: this.#now(), sinceStart: false })
+    return true
   }
 
   get(id: string): PhaseEntry | undefined {

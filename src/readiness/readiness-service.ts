@@ -106,29 +106,52 @@ export function backendFacts(m: MetricSample, route: string, backend: string): B
   return { requests, errors, errorRate: requests === 0 ? null : errors / requests, p99Ms: p99 === null ? null : p99 * 1000 }
 }
 
-/** Builds the readiness report from live state and metrics; owns the phase clock. */
+/**
+ * Builds the readiness report from live state and metrics; owns the phase clock. A route is
+ * judged on what happened in its current phase: when the phase changes, the metrics are read
+ * once and kept as the route's baseline, so the errors cloud made before a rollback do not
+ * count against its next canary.
+ */
 export class ReadinessService {
   readonly #deps: ReadinessDeps
   readonly #clock: PhaseClock
   readonly #now: () => number
+  readonly #baselines = new Map<string, MetricSample>()
+  readonly #capturing = new Set<Promise<void>>()
 
   constructor(deps: ReadinessDeps) {
     this.#deps = deps
     this.#now = deps.now ?? Date.now
     this.#clock = new PhaseClock(deps.store.snapshot(), this.#now)
-    deps.store.onChange((id, state) => this.#clock.onState(id, state))
+    deps.store.onChange((id, state) => {
+      if (this.#clock.onState(id, state)) this.#capture(id)
+    })
+  }
+
+  #capture(id: string): void {
+    const p = this.#deps
+      .metrics()
+      .then((parts) => void this.#baselines.set(id, MetricSample.merge(parts)))
+      // without a baseline the route is judged since start: less precise, never wrong-footed
+      .catch(() => void this.#baselines.delete(id))
+      .finally(() => this.#capturing.delete(p))
+    this.#capturing.add(p)
   }
 
   async report(): Promise<ReadinessReport> {
     const d = this.#deps
+    // a report right after a phase change waits for that change's baseline
+    await Promise.all(this.#capturing)
     const [parts, summary, guards, breakers] = await Promise.all([d.metrics(), d.diffSummary(undefined), d.guards(), d.breakers()])
-    const m = MetricSample.merge(parts)
+    const all = MetricSample.merge(parts)
     const states = d.store.snapshot()
     const now = this.#now()
     const routes: RouteReadiness[] = []
     for (const r of d.routes) {
       const state = states[r.id]
       if (state === undefined) continue
+      const baseline = this.#baselines.get(r.id)
+      const m = baseline === undefined ? all : all.minus(baseline)
       const phaseEntry = this.#clock.get(r.id)
       const phase = phaseEntry?.phase ?? 'legacy'
       const cloud = backendFacts(m, r.id, 'cloud')
@@ -185,7 +208,7 @@ export class ReadinessService {
         verdict: verdictFor(facts, r.thresholds),
       })
     }
-    return { generatedAt: new Date(now).toISOString(), routes, overall: overallOf(routes), backlog: backlogOf(m) }
+    return { generatedAt: new Date(now).toISOString(), routes, overall: overallOf(routes), backlog: backlogOf(all) }
   }
 }
 

@@ -83,6 +83,22 @@ describe('GET /readiness through the gateway', () => {
     expect(Date.now() - Date.parse(clean.phaseSince)).toBeLessThan(5000)
     // a canary is judged on cloud's own requests, of which there are none yet
     expect(clean.verdict.summary).toBe('hold: too little traffic: 0 of 10 cloud requests')
+    // and on its own phase: the 12 shadow requests and comparisons are behind it
+    expect(clean.traffic.requests).toBe(0)
+    expect(clean.mirrored.compared).toBe(0)
+  })
+
+  it('judges a route on its current phase: cloud errors from before a rollback do not count against the next canary', async () => {
+    expect(routeOf(await readiness(gw), 'failing').verdict.action).toBe('roll-back')
+    expect((await admin(gw, '/routes/failing/rollback', { method: 'POST' })).status).toBe(200)
+    expect(routeOf(await readiness(gw), 'failing')).toMatchObject({ phase: 'shadow', traffic: { requests: 0 } })
+    expect((await admin(gw, '/routes/failing', { method: 'PATCH', body: { weight: 50 } })).status).toBe(200)
+    const again = routeOf(await readiness(gw), 'failing')
+    expect(again).toMatchObject({ phase: 'canary', cloud: { requests: 0, errors: 0 } })
+    expect(again.verdict.summary).toBe('hold: too little traffic: 0 of 10 cloud requests')
+    // new cloud failures count again
+    await traffic(gw, '/fail/', 40)
+    expect(routeOf(await readiness(gw), 'failing').verdict.action).toBe('roll-back')
   })
 
   it('needs the admin token like every other admin call', async () => {

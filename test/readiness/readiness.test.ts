@@ -131,6 +131,14 @@ describe('MetricSample', () => {
     expect(m.has('cutover_upstream_errors_total')).toBe(false)
   })
 
+  it('minus gives what happened between two samples, and a counter that restarted counts from zero', () => {
+    const at = (a: number, b: number) => MetricSample.merge([[family('c', [{ value: a, labels: { route: 'a' } }, { value: b, labels: { route: 'b' } }])]])
+    const d = at(30, 4).minus(at(10, 9))
+    expect(d.sum('c', { route: 'a' })).toBe(20)
+    expect(d.sum('c', { route: 'b' })).toBe(4)
+    expect(d.has('c')).toBe(true)
+  })
+
   it('p99 from cumulative buckets, interpolated inside the bucket; null without observations', () => {
     const bucket = (le: string, value: number) => ({ value, labels: { le, route: 'a', backend: 'cloud' }, metricName: 'cutover_request_duration_seconds_bucket' })
     const m = MetricSample.merge([[family('cutover_request_duration_seconds', [bucket('0.01', 90), bucket('0.1', 100), bucket('+Inf', 100)])]])
