@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
 import type { Origin } from '../support/origin.ts'
+import { readinessReportSchema } from '../../src/readiness/report-schema.ts'
 import { comparedAtLeast, readiness, readinessOrigins, routeOf, traffic } from '../support/readiness-origins.ts'
 
 let legacy: Origin
@@ -69,6 +70,7 @@ describe('GET /readiness through the gateway', () => {
     expect(report.overall.cloudShare).toBeCloseTo(cloudGot / 84, 6)
     expect(report.overall.green).toBe(false)
     expect(report.overall.phases).toEqual({ legacy: 0, shadow: 4, canary: 1, 'cloud-primary': 0, retired: 0 })
+    expect(readinessReportSchema.safeParse(report).error).toBeUndefined()
   })
 
   it('counts write routes on their own and restarts the phase clock on a phase change', async () => {

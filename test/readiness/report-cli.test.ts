@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import type { ReadinessReport } from '../../src/readiness/readiness-service.ts'
+import { readinessReportSchema } from '../../src/readiness/report-schema.ts'
 import { runCli, writeConfig } from '../support/cli.ts'
 import { gatewayFor, TOKEN, testConfig } from '../support/gateway.ts'
 import type { Origin } from '../support/origin.ts'
@@ -43,6 +44,8 @@ describe('cutover report', () => {
     const run = runCli(['report', '--admin', mixed.adminUrl, '--json'], env)
     expect(await run.exited).toBe(1)
     const report = JSON.parse(run.output()) as ReadinessReport
+    // the schema published in docs/schemas/cutover.readiness.v1.json
+    expect(readinessReportSchema.safeParse(report).error).toBeUndefined()
     expect(report.routes.map((r) => [r.id, r.verdict.action])).toEqual([
       ['clean', 'ready'],
       ['mismatching', 'hold'],
