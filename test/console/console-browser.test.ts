@@ -27,6 +27,8 @@ beforeAll(async () => {
       routes: [
         { id: 'orders', methods: ['GET'], path: '/clean/:id', mirror: 'all', sticky, readiness: { minRequests: 10 } },
         { id: 'mismatching', methods: ['GET'], path: '/mm/:id', mirror: 'all', sticky, readiness: { minRequests: 10 } },
+        // a ramp whose first step is an hour away: the test only pauses and resumes it
+        { id: 'ramped', methods: ['GET'], path: '/ramped', ramp: { steps: [10, 50], intervalMs: 3_600_000 } },
       ],
     }),
   )
@@ -136,6 +138,19 @@ describe('ops console in Chromium', () => {
     expect(await dialog).toBe('Roll orders back to weight 0 (legacy answers everything)?')
     await expect.poll(() => page.locator('#status').textContent()).toBe('orders: rolled back to weight 0.')
     expect(weightOf('orders')).toBe(0)
+  })
+
+  it('pauses and resumes a ramp after a confirmation', async () => {
+    const dialog = acceptNextDialog()
+    await row('ramped').getByRole('button', { name: 'Pause ramp' }).click()
+    expect(await dialog).toBe('Pause the ramp of ramped?')
+    await expect.poll(() => page.locator('#status').textContent()).toBe('ramped: ramp paused.')
+    expect(gw.ramps.state('ramped')).toMatchObject({ paused: true })
+    expect(await row('ramped').textContent()).toContain('paused by token:admin@127.0.0.1')
+    const again = acceptNextDialog()
+    await row('ramped').getByRole('button', { name: 'Resume ramp' }).click()
+    await again
+    await expect.poll(() => gw.ramps.state('ramped')?.paused).toBe(false)
   })
 
   it("opens a route's diff groups with the field path and the legacy and cloud values side by side, and its audit trail", async () => {
