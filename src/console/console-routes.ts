@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { DiffSummary } from '../compare/diff-log.ts'
 import type { AuditLog } from '../control/audit.ts'
 import { errorBody } from '../errors.ts'
+import type { MetricFamily } from '../readiness/metric-sample.ts'
 import type { ReadinessReport } from '../readiness/readiness-service.ts'
+import { RouteSeries } from '../readiness/route-series.ts'
 import { html, type Html } from './html.ts'
 import { SESSION_COOKIE, SESSION_IDLE_MS, type ConsoleSessions } from './sessions.ts'
-import { loginPage, page, routesView, routeView, type ConsoleRoute } from './views.ts'
+import { chartsSection, loginPage, page, routesView, routeView, type ConsoleRoute } from './views.ts'
 
 /**
  * Strict CSP: scripts and styles only from this origin's files (no inline code, no eval), no
@@ -25,6 +28,8 @@ export interface ConsoleOptions {
   readonly readiness: () => Promise<ReadinessReport>
   readonly diffSummary: (route: string | undefined) => Promise<DiffSummary>
   readonly audit: AuditLog
+  /** every data-plane process's metrics as JSON, for the charts */
+  readonly metrics: () => Promise<readonly (readonly MetricFamily[])[]>
 }
 
 /** Console paths the auth hook lets through: they answer the login page themselves. */
@@ -33,6 +38,12 @@ export function isConsolePath(path: string): boolean {
 }
 
 const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8', 'favicon.svg': 'image/svg+xml' }
+/** uPlot (MIT), served from the installed package: no CDN, works offline. */
+const require = createRequire(import.meta.url)
+const VENDOR: Record<string, { file: string; type: string }> = {
+  'uPlot.esm.js': { file: 'uplot/dist/uPlot.esm.js', type: 'text/javascript; charset=utf-8' },
+  'uPlot.min.css': { file: 'uplot/dist/uPlot.min.css', type: 'text/css; charset=utf-8' },
+}
 const loginBody = z.strictObject({ token: z.string().min(1).max(4096) })
 
 function secure(reply: FastifyReply): FastifyReply {
@@ -47,9 +58,13 @@ function secure(reply: FastifyReply): FastifyReply {
 /** The ops console at `/` on the admin port (docs/console.md). */
 export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): void {
   const assets = new Map(Object.entries(ASSETS).map(([name, type]) => [name, { type, body: readFileSync(new URL(`./assets/${name}`, import.meta.url)) }]))
+  for (const [name, v] of Object.entries(VENDOR)) assets.set(`vendor/${name}`, { type: v.type, body: readFileSync(require.resolve(v.file)) })
   const { sessions } = opts
+  const series = new RouteSeries(opts.metrics)
+  series.start()
+  app.addHook('onClose', async () => series.stop())
 
-  const send = (request: FastifyRequest, reply: FastifyReply, title: string, live: () => Promise<Html | null>): Promise<FastifyReply> | FastifyReply => {
+  const send = (request: FastifyRequest, reply: FastifyReply, title: string, live: () => Promise<Html | null>, after?: Html): Promise<FastifyReply> | FastifyReply => {
     secure(reply).type('text/html; charset=utf-8')
     const fragment = request.headers[FRAGMENT_HEADER] !== undefined
     if (!sessions.allows(request)) {
@@ -60,7 +75,7 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
       if (body === null) return reply.code(404).send(page({ title: 'Not found', csrf: null, session: false }, notFound()).text)
       if (fragment) return reply.send(body.text)
       const session = sessions.open ? undefined : sessions.session(request)
-      return reply.send(page({ title, csrf: session?.csrf ?? null, session: session !== undefined }, body).text)
+      return reply.send(page({ title, csrf: session?.csrf ?? null, session: session !== undefined }, body, after).text)
     })
   }
 
@@ -79,8 +94,22 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
       if (route === undefined) return null
       const audit = opts.audit.recent(1000).filter((a) => a.route === id).slice(0, 100)
       return routeView(route, report.routes.find((r) => r.id === id), summary.groups.filter((g) => g.route === id), audit)
-    }),
+    }, chartsSection(request.params.id)),
   )
+
+  app.get<{ Params: { id: string } }>('/console/series/:id', async (request, reply) => {
+    secure(reply).type('application/json; charset=utf-8')
+    if (!sessions.allows(request)) return reply.code(401).send(errorBody('CUTOVER_UNAUTHORIZED'))
+    const id = request.params.id
+    if (!(await opts.routes()).some((r) => r.id === id)) return reply.code(404).send(errorBody('CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`))
+    return reply.send({ route: id, intervalMs: series.intervalMs, points: await series.points(id) })
+  })
+
+  app.get<{ Params: { name: string } }>('/console/vendor/:name', (request, reply) => {
+    const asset = assets.get(`vendor/${request.params.name}`)
+    if (asset === undefined) return secure(reply).code(404).type('application/json; charset=utf-8').send(errorBody('CUTOVER_NOT_FOUND'))
+    return secure(reply).type(asset.type).send(asset.body)
+  })
 
   app.get<{ Params: { name: string } }>('/console/:name', (request, reply) => {
     const asset = assets.get(request.params.name)

@@ -36,7 +36,7 @@ function duration(seconds: number): string {
 }
 
 /** The whole page: one stylesheet and one module from the package, nothing inline. */
-export function page(ctx: PageContext, live: Html): Html {
+export function page(ctx: PageContext, live: Html, after?: Html): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -45,6 +45,7 @@ export function page(ctx: PageContext, live: Html): Html {
 ${ctx.csrf === null ? '' : html`<meta name="cutover-csrf" content="${ctx.csrf}">`}
 <title>${ctx.title} · Cutover</title>
 <link rel="icon" href="/console/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/console/vendor/uPlot.min.css">
 <link rel="stylesheet" href="/console/app.css">
 <script type="module" src="/console/app.js"></script>
 </head>
@@ -57,6 +58,7 @@ ${ctx.session ? html`<button type="button" id="logout" class="quiet">Log out</bu
 <main>
 <div id="status" role="status" aria-live="polite"></div>
 <div id="live">${live}</div>
+${after}
 </main>
 </body>
 </html>
@@ -218,5 +220,16 @@ ${audit.length === 0
       (a) => html`<tr><td><time datetime="${a.time}">${a.time.replace('T', ' ').slice(0, 19)}</time></td><td>${a.who}</td><td>${a.action}</td><td>${a.before.weight} → ${a.after.weight}</td><td>${a.before.mirror} → ${a.after.mirror}</td><td>${a.after.version}</td></tr>`,
     )}</tbody>
 </table>`}
+</section>`
+}
+
+/** The route page's charts: outside the live part, so polling updates their data instead of redrawing them. */
+export function chartsSection(route: string): Html {
+  return html`<section id="charts" data-series="/console/series/${encodeURIComponent(route)}" aria-labelledby="charts-h">
+<h2 id="charts-h">Last hour, per minute</h2>
+<div class="charts">
+<figure><figcaption id="p99-cap">p99 latency per backend (ms)</figcaption><div id="chart-p99" class="chart" role="img" aria-labelledby="p99-cap"></div></figure>
+<figure><figcaption id="err-cap">Error rate per backend (%)</figcaption><div id="chart-errors" class="chart" role="img" aria-labelledby="err-cap"></div></figure>
+</div>
 </section>`
 }

@@ -168,7 +168,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
 
   const readiness = new ReadinessService({ routes: opts.readinessRoutes, store: opts.store, metrics: opts.metricsJson, diffSummary: opts.diffSummary, guards: opts.guards, ramps: opts.ramps, breakers: opts.breakers })
   app.get('/readiness', () => readiness.report())
-  registerConsole(app, { sessions, routes: async () => (await listRoutes()).filter((r) => r !== undefined), readiness: () => readiness.report(), diffSummary: opts.diffSummary, audit: opts.audit })
+  registerConsole(app, { sessions, routes: async () => (await listRoutes()).filter((r) => r !== undefined), readiness: () => readiness.report(), diffSummary: opts.diffSummary, audit: opts.audit, metrics: opts.metricsJson })
 
   app.get<{ Params: { id: string } }>('/routes/:id', async (request, reply) => {
     const route = await describeOne(request.params.id)

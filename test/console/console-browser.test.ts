@@ -160,6 +160,10 @@ describe('ops console in Chromium', () => {
     expect(cells.slice(0, 4)).toEqual(['body.total', 'GET', 'changed', '12'])
     expect(cells.slice(6)).toEqual(['5', '6'])
     expect(await page.locator('#route-h').textContent()).toContain('mismatching')
+    // the charts: uPlot from the package draws both, with a legend per backend
+    await page.locator('#chart-p99 canvas').waitFor()
+    await page.locator('#chart-errors canvas').waitFor()
+    expect(await page.locator('#chart-p99 .u-legend').textContent()).toMatch(/legacy.*cloud/)
     await page.screenshot({ path: join(SCREENSHOTS, 'console-route.png'), fullPage: true })
 
     await page.goto(`${gw.adminUrl}/console/route/orders`)

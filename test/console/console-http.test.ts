@@ -135,6 +135,21 @@ describe('ops console over HTTP', () => {
     expect((await page(gw, '/', { cookie: c })).text).toContain('Admin token')
   })
 
+  it('serves the chart series per route to a session, and uPlot from the installed package', async () => {
+    const { cookie } = await login()
+    expect((await page(gw, '/console/series/orders')).status).toBe(401)
+    const res = await page(gw, '/console/series/orders', { cookie: cookie as string })
+    expect(res.status).toBe(200)
+    const body = res.json() as { route: string; intervalMs: number; points: { t: number; legacy: { requests: number } }[] }
+    expect(body).toMatchObject({ route: 'orders', intervalMs: 60_000 })
+    expect(body.points.length).toBeGreaterThanOrEqual(1)
+    expect((await page(gw, '/console/series/nope', { cookie: cookie as string })).status).toBe(404)
+    const uplot = await page(gw, '/console/vendor/uPlot.esm.js')
+    expect(uplot.status).toBe(200)
+    expect(uplot.text).toContain('export { uPlot as default }')
+    expect((await page(gw, '/console/vendor/uPlot.min.css')).headers['content-type']).toBe('text/css; charset=utf-8')
+  })
+
   it('is never served on the data port: / and /console/* go to the backends like any request', async () => {
     for (const path of ['/', '/console/app.js', '/console/route/orders']) {
       const res = await call(gw.dataUrl + path)

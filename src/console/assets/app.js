@@ -71,7 +71,44 @@ async function refresh(force = false) {
       liveState.className = 'live-state live-off'
     }
   }
+  void drawCharts().catch(() => undefined)
   timer = setTimeout(() => void refresh(), POLL_MS)
+}
+
+// ---- charts (route page) -----------------------------------------------------------------
+
+const charts = document.getElementById('charts')
+let plots = null
+/** the newest point's time (s): the charts show the hour up to it */
+let latest = Date.now() / 1000
+
+/** uPlot from the package (served at /console/vendor/), loaded only on pages with charts. */
+async function drawCharts() {
+  if (charts === null) return
+  const res = await fetch(charts.dataset.series, { credentials: 'same-origin' })
+  if (!res.ok) return
+  const { points } = await res.json()
+  const xs = points.map((p) => p.t / 1000)
+  if (xs.length > 0) latest = xs[xs.length - 1]
+  const pctOf = (r) => (r === null ? null : r * 100)
+  const p99 = [xs, points.map((p) => p.legacy.p99Ms), points.map((p) => p.cloud.p99Ms)]
+  const errors = [xs, points.map((p) => pctOf(p.legacy.errorRate)), points.map((p) => pctOf(p.cloud.errorRate))]
+  if (plots !== null) {
+    plots[0].setData(p99)
+    plots[1].setData(errors)
+    return
+  }
+  const { default: UPlot } = await import('/console/vendor/uPlot.esm.js')
+  const width = Math.max(320, Math.min(620, Math.floor((charts.clientWidth - 64) / 2)))
+  const options = (unit) => ({
+    width,
+    height: 220,
+    // always the last hour, however few points there are yet
+    scales: { x: { time: true, range: () => [latest - 3600, latest + 60] } },
+    series: [{}, { label: 'legacy', stroke: '#0b4fa8', width: 2, spanGaps: true, points: { show: true } }, { label: 'cloud', stroke: '#c2410c', width: 2, spanGaps: true, points: { show: true } }],
+    axes: [{}, { label: unit }],
+  })
+  plots = [new UPlot(options('ms'), p99, document.getElementById('chart-p99')), new UPlot(options('%'), errors, document.getElementById('chart-errors'))]
 }
 
 // ---- actions -------------------------------------------------------------------------------
@@ -150,4 +187,5 @@ async function login(form) {
 }
 
 if (live !== null) timer = setTimeout(() => void refresh(), POLL_MS)
+void drawCharts().catch(() => undefined)
 window.cutoverConsole = { refresh }
