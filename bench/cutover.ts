@@ -6,6 +6,7 @@
  *   node --import tsx bench/cutover.ts --legacy URL --cloud URL [--weight 0] [--port 0]
  *   node --import tsx bench/cutover.ts --legacy URL --cloud URL --routes '[{"id":"pass",…}]'
  * Without --routes: one route `/api/*` for GET and POST at --weight, mirror off.
+ * --journal off: no mirror journal (`journal: { enabled: false }`), to price it.
  * Without Kafka, diff and replay events go to the spool: a fresh temporary folder, removed on exit,
  * unless --spool DIR names one to keep (route state is not persisted either way).
  * Profile it: node --cpu-prof --import tsx bench/cutover.ts … (stop with Ctrl-C / SIGTERM).
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     weight: { type: 'string', default: '0' },
     spool: { type: 'string' },
     port: { type: 'string', default: '0' },
+    journal: { type: 'string', default: 'on' },
   },
   strict: true,
 })
@@ -55,6 +57,13 @@ async function counters(gw: Gateway): Promise<Record<string, number>> {
   }
   for (const v of (await gw.metrics.mirror.get()).values) add(`mirror.${String(v.labels.outcome)}`, v.value)
   for (const v of (await gw.metrics.cache.get()).values) add(`cache.${String(v.labels.result)}`, v.value)
+  const journal = gw.data.journal?.metrics
+  if (journal !== undefined) {
+    const batch = (await journal.batch.get()).values
+    add('journal.fsyncs', batch.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0)
+    add('journal.records', batch.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0)
+    add('journal.fsync-ms', Math.round(1000 * ((await journal.sync.get()).values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0)))
+  }
   return out
 }
 
@@ -70,6 +79,7 @@ await serveChild('cutover', async () => {
     routes,
     fallback: 'legacy',
     spool: { dir: spoolDir },
+    journal: { enabled: values.journal !== 'off' },
     state: { file: join(scratch ?? spoolDir, 'state.json') },
   } satisfies CutoverConfigInput)
   const gw = await startGateway(config, { persistState: false, log: pino({ level: 'warn' }) })

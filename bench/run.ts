@@ -77,7 +77,7 @@ class Fleet {
     if (target.kind === 'origin') return this.legacy
     const args =
       target.kind === 'cutover'
-        ? ['--legacy', this.legacy.url, '--cloud', this.cloud.url, '--routes', JSON.stringify(target.routes ?? [])]
+        ? ['--legacy', this.legacy.url, '--cloud', this.cloud.url, '--routes', JSON.stringify(target.routes ?? []), ...(target.journal === false ? ['--journal', 'off'] : [])]
         : ['--upstream', this.legacy.url]
     const key = `${target.kind} ${args.join(' ')}`
     const existing = this.#byKey.get(key)

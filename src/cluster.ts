@@ -6,7 +6,7 @@ import { AuditLog } from './control/audit.ts'
 import { createAdminApi } from './control/admin-api.ts'
 import type { RouteState } from './control/route-state.ts'
 import { applyState, RouteStateStore } from './control/route-state-store.ts'
-import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, urlOf, type DataPlaneHandle } from './gateway.ts'
+import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, SHUTDOWN_MARGIN_MS, urlOf, type DataPlaneHandle } from './gateway.ts'
 import { mergeDiffs, mergeSummaries, type DiffFilter, type DiffSummary } from './compare/diff-log.ts'
 import { mergeNoise, type NoiseSnapshot } from './compare/noise-learner.ts'
 import { AUDIT_SCHEMA, type DiffEvent } from './publish/events.ts'
@@ -17,6 +17,8 @@ import { worstStatus } from './resilience/guard-set.ts'
 import { join } from 'node:path'
 import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './metrics/metrics.ts'
 import type { MetricFamily } from './readiness/metric-sample.ts'
+import type { IdPair } from './ids/id-map.ts'
+import type { IdSummary } from './ids/id-store.ts'
 
 /**
  * `--workers N`: N data-plane processes share the listening port (node:cluster); the primary owns
@@ -35,18 +37,21 @@ type Query =
   | { what: 'guards' }
   | { what: 'guard-status'; route: string }
   | { what: 'metrics-json' }
+  | { what: 'ids'; map: string | undefined; limit: number }
 
 type ToWorker =
   | { type: 'cutover:state'; routes: Record<string, RouteState> }
   | { type: 'cutover:route-state'; id: string; state: RouteState }
   | { type: 'cutover:query'; seq: number; query: Query }
   | { type: 'cutover:drain' }
+  | { type: 'cutover:id-pair'; pair: IdPair }
 
 type ToPrimary =
   | { type: 'cutover:hello' }
   | { type: 'cutover:listening'; url: string }
   | { type: 'cutover:answer'; seq: number; value: unknown }
   | { type: 'cutover:guard-trip'; route: string; to: number; reason: string; detail: string }
+  | { type: 'cutover:id-pair'; pair: IdPair }
 
 function isMessage<T extends { type: string }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && typeof (msg as { type?: unknown }).type === 'string' && (msg as { type: string }).type.startsWith('cutover:')
@@ -101,6 +106,11 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
           .catch((err: unknown) => log.error({ err, route: msg.route }, 'guard could not set the weight back'))
       }
       ramps.onRollback(msg.route, msg.detail)
+    } else if (msg.type === 'cutover:id-pair') {
+      // a pair one worker recorded: every other worker learns it (the recording worker persists it)
+      each((w) => {
+        if (w.id !== worker.id) send(w, msg)
+      })
     } else if (msg.type === 'cutover:answer') {
       const p = pending.get(msg.seq)
       if (p !== undefined) {
@@ -155,6 +165,14 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     noiseDetail: async (route) => mergeNoise(await ask<NoiseSnapshot | null>({ what: 'noise-detail', route })),
     clearNoise: async (route) => (await ask<boolean>({ what: 'noise-clear', route })).some(Boolean),
     ramps,
+    ids: async (map, limit) => {
+      // per map, the fewest pairs any worker holds: what every worker can translate
+      const parts = (await ask<IdSummary | null>({ what: 'ids', map, limit })).filter((p): p is IdSummary => p !== null)
+      const maps: Record<string, number> = {}
+      for (const name of new Set(parts.flatMap((p) => Object.keys(p.maps)))) maps[name] = Math.min(...parts.map((p) => p.maps[name] ?? 0))
+      const pairs = parts.reduce<IdPair[]>((most, p) => (p.pairs.length > most.length ? p.pairs : most), [])
+      return { maps, pairs }
+    },
     guards: async () => {
       // each worker guards its share of the traffic: show the window with the most cloud requests
       const out: Record<string, GuardSnapshot> = {}
@@ -200,7 +218,8 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     each((w) => send(w, { type: 'cutover:drain' }))
     await Promise.all(exits)
     await admin.close()
-    await auditPublisher?.close()
+    // the workers used the drain time; audit events get the margin, then the spool
+    await auditPublisher?.close(SHUTDOWN_MARGIN_MS / 2)
     log.info('stopped')
     process.exit(0)
   }
@@ -242,6 +261,7 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
     if (q.what === 'guards') return ready?.guards.snapshots() ?? {}
     if (q.what === 'guard-status') return ready?.guards.status(q.route)
     if (q.what === 'metrics-json') return registry.getMetricsAsJSON()
+    if (q.what === 'ids') return ready?.ids?.summary(q.map, q.limit) ?? null
     return ready?.mirror.noise() ?? {}
   }
   const initial = new Promise<Record<string, RouteState>>((resolve) => {
@@ -266,6 +286,9 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
         case 'cutover:drain':
           void drain()
           break
+        case 'cutover:id-pair':
+          ready?.ids?.learn(msg.pair)
+          break
       }
     })
   })
@@ -277,6 +300,7 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
 
   const data = await buildDataPlane(config, states, log, metrics, Number(process.env[WORKER_INDEX_ENV] ?? 0))
   ready = data
+  data.ids?.onRecord((pair) => reply({ type: 'cutover:id-pair', pair }))
   data.guards.start((trip) =>
     reply({ type: 'cutover:guard-trip', route: trip.route, to: trip.to, reason: trip.verdict.reason, detail: `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}` }),
   )

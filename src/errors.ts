@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'CUTOVER_BAD_PATH',
   'CUTOVER_NO_ROUTE',
   'CUTOVER_BODY_TOO_LARGE',
+  'CUTOVER_BODY_TIMEOUT',
   'CUTOVER_UPSTREAM_UNAVAILABLE',
   'CUTOVER_UPSTREAM_TIMEOUT',
   'CUTOVER_UPSTREAM_ERROR',
@@ -23,6 +24,7 @@ export const ERROR_CODES = [
   'CUTOVER_INTERNAL',
   'CUTOVER_CONFIG_INVALID',
   'CUTOVER_CONFIG_LOAD',
+  'CUTOVER_REPLAY_BUSY',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -37,6 +39,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
   CUTOVER_BAD_PATH: { status: 400, message: 'request path is not allowed (encoded slash, backslash, NUL or escapes the root)' },
   CUTOVER_NO_ROUTE: { status: 404, message: 'no route matches this request' },
   CUTOVER_BODY_TOO_LARGE: { status: 413, message: 'request body exceeds the configured limit' },
+  CUTOVER_BODY_TIMEOUT: { status: 408, message: 'request body did not arrive in time' },
   CUTOVER_UPSTREAM_UNAVAILABLE: { status: 502, message: 'upstream refused or reset the connection' },
   CUTOVER_UPSTREAM_TIMEOUT: { status: 504, message: 'upstream did not answer in time' },
   CUTOVER_UPSTREAM_ERROR: { status: 502, message: 'upstream sent an invalid response' },
@@ -51,6 +54,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
   CUTOVER_INTERNAL: { status: 500, message: 'internal error' },
   CUTOVER_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
   CUTOVER_CONFIG_LOAD: { status: 500, message: 'configuration could not be loaded' },
+  CUTOVER_REPLAY_BUSY: { status: 409, message: 'another cutover replay is running' },
 })
 
 export class CutoverError extends Error {

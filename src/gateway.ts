@@ -14,11 +14,13 @@ import { createMetrics, routeStats, type Metrics } from './metrics/metrics.ts'
 import { createDataPlane } from './proxy/data-plane.ts'
 import { FALLBACK_ROUTE, Forwarder, NO_ROUTE } from './proxy/forwarder.ts'
 import { MetricsTable } from './proxy/route-metrics.ts'
-import { closeUpstreams, createUpstreams } from './proxy/upstreams.ts'
+import { closeUpstreamsWithin, createUpstreams } from './proxy/upstreams.ts'
 import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
-import { createPublisher, type Publisher } from './publish/publisher.ts'
+import { CLOSE_FLUSH_MS, createPublisher, type Publisher } from './publish/publisher.ts'
+import { Journal } from './mirror/journal.ts'
+import { JournalRecovery } from './mirror/journal-recovery.ts'
 import { AUDIT_SCHEMA } from './publish/events.ts'
 import { createBreakers, type BackendBreaker, type BreakerState } from './resilience/breaker.ts'
 import { GuardSet } from './resilience/guard-set.ts'
@@ -26,6 +28,7 @@ import { ReadCache } from './cache/read-cache.ts'
 import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
 import { readinessRoutesOf } from './readiness/readiness-service.ts'
+import { IdStore } from './ids/id-store.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -68,6 +71,12 @@ export interface DataPlaneHandle {
   readonly breakers: ReadonlyMap<string, BackendBreaker>
   readonly guards: GuardSet
   readonly cache: ReadCache | null
+  /** null when no route configures `ids` */
+  readonly ids: IdStore | null
+  /** null with `journal.enabled: false` */
+  readonly journal: Journal | null
+  /** finishing the jobs a previous run left in the journal */
+  readonly recovery: JournalRecovery | null
   /** A route's state changed: its cached reads came from the side that served before. */
   routeChanged(id: string): void
   listen(): Promise<string>
@@ -75,8 +84,13 @@ export interface DataPlaneHandle {
   close(): Promise<void>
 }
 
-/** How long shutdown waits for mirrored calls still in flight before closing the publisher. */
+/** The most shutdown waits for mirrored calls still in flight, within what is left of the drain time. */
 export const MIRROR_DRAIN_MS = 5000
+/**
+ * Shutdown's margin past `shutdown.drainTimeoutMs`: for cut mirror calls to report (their writes
+ * go to replay) and for queued events to reach Kafka or the spool.
+ */
+export const SHUTDOWN_MARGIN_MS = 500
 
 /**
  * Builds everything a data-plane process needs around the given live route states. `worker`
@@ -87,9 +101,15 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const diffs = new DiffLog()
   const breakers = createBreakers(config.backends, metrics.breakerState, log)
   const guards = new GuardSet(config, states, metrics, log)
-  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards)
+  // the persisted pairs are loaded before this process serves: a restart keeps translating
+  const ids = config.routes.some((r) => r.ids !== undefined) ? await IdStore.open(config, log, publisher, worker) : null
+  const journaled = config.journal.enabled ? await Journal.open(join(config.spool.dir, `w${worker}`, 'journal'), config.journal, metrics.registry, log) : null
+  const journal = journaled?.journal ?? null
+  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards, ids, journal)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config)
+  // what a previous run left unfinished is resent in the background, while this one serves
+  const recovery = journaled === null ? null : new JournalRecovery(journaled.recovered, { journal: journaled.journal, publisher, upstreams, log, concurrency: config.limits.mirrorInFlight })
   const backends = [...upstreams.keys()]
   const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends, guards)
   metricsTable.get(NO_ROUTE, NO_ROUTE)
@@ -97,7 +117,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const cache = config.routes.some((r) => r.cache !== undefined) ? new ReadCache({ maxBytes: config.limits.cacheBytes }) : null
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
   const draining = { value: false }
-  const app = createDataPlane({ forwarder, log, draining })
+  const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes })
   return {
     app,
     metrics,
@@ -108,6 +128,9 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     breakers,
     guards,
     cache,
+    ids,
+    journal,
+    recovery,
     routeChanged(id) {
       cache?.flushRoute(id)
     },
@@ -116,6 +139,9 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       return urlOf(app)
     },
     async close() {
+      // one budget for the whole shutdown: client requests, then mirrored calls, then the pools
+      const deadline = performance.now() + config.shutdown.drainTimeoutMs
+      const left = (): number => Math.max(0, deadline - performance.now())
       draining.value = true
       const timer = setTimeout(() => {
         log.warn({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'drain timeout: closing the connections still open')
@@ -132,15 +158,29 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       } finally {
         clearTimeout(timer)
         clearInterval(sweep)
-        // mirrored calls finish (or time out) before their events are flushed
-        await Promise.race([mirror.idle(), new Promise((r) => setTimeout(r, MIRROR_DRAIN_MS).unref())])
-        await closeUpstreams(upstreams)
-        await publisher.close()
+        // mirrored calls finish within what is left of the drain time; the pools then cut the rest,
+        // and each cut call reports its failure (a write goes to replay) before events are flushed
+        await waitFor(mirror.idle(), Math.min(MIRROR_DRAIN_MS, left()))
+        if (mirror.inFlight > 0) log.warn({ inFlight: mirror.inFlight }, 'drain time is up: cutting the mirrored calls still running')
+        await recovery?.stop()
+        await closeUpstreamsWithin(upstreams, left())
+        await waitFor(mirror.idle(), SHUTDOWN_MARGIN_MS / 2)
+        await ids?.close()
+        await publisher.close(Math.min(CLOSE_FLUSH_MS, Math.max(SHUTDOWN_MARGIN_MS / 2, left())))
+        // after the publisher: its last spool flush marks replayed jobs done
+        await journal?.close()
         for (const b of breakers.values()) b.shutdown()
         guards.stop()
       }
     },
   }
+}
+
+/** Resolves when `p` does, or after `ms`, whichever is first. */
+async function waitFor(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))])
+  clearTimeout(timer)
 }
 
 export function breakerStates(breakers: ReadonlyMap<string, BackendBreaker>): Record<string, BreakerState> {
@@ -198,6 +238,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     clearNoise: async (route) => data.mirror.clearNoise(route),
     breakers: async () => breakerStates(data.breakers),
     guards: async () => data.guards.snapshots(),
+    ids: async (map, limit) => data.ids?.summary(map, limit) ?? { maps: {}, pairs: [] },
     ramps,
   })
 

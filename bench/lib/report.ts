@@ -8,6 +8,7 @@ const LABELS: Readonly<Record<string, string>> = {
   cutover: 'cutover',
   'mirror-off': 'cutover mirror off',
   'mirror-on': 'cutover mirror writes',
+  'mirror-nojournal': 'cutover mirror, no journal',
   uncached: 'cutover uncached',
   cached: 'cutover cached',
 }

@@ -17,8 +17,13 @@ export const dualWrite: Scenario = {
     // mirror off first: it is the `get`/`post` scenarios' process, already warm
     { id: 'mirror-off', kind: 'cutover', routes: [PASS_ROUTE] },
     { id: 'mirror-on', kind: 'cutover', routes: [{ ...PASS_ROUTE, mirror: 'writes' }] },
+    // the same without the mirror journal: the ratio to mirror-on is the journal's cost
+    { id: 'mirror-nojournal', kind: 'cutover', routes: [{ ...PASS_ROUTE, mirror: 'writes' }], journal: false },
   ],
-  compare: [['mirror-on', 'mirror-off']],
+  compare: [
+    ['mirror-on', 'mirror-off'],
+    ['mirror-on', 'mirror-nojournal'],
+  ],
   gate: { subject: 'mirror-on', baseline: 'mirror-off', maxP99: 1.2 },
   showUpstream: true,
 }

@@ -17,6 +17,8 @@ export interface TargetSpec {
   readonly kind: TargetKind
   /** kind 'cutover' only. */
   readonly routes?: readonly RouteInput[]
+  /** kind 'cutover' only: false runs it with `journal: { enabled: false }` (no mirror journal). */
+  readonly journal?: boolean
 }
 
 export interface RequestSpec {

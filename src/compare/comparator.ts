@@ -58,7 +58,7 @@ function isJson(headers: CapturedResponse['headers']): boolean {
   return typeof ct === 'string' && /[/+]json\b/i.test(ct)
 }
 
-function parse(r: CapturedResponse): { ok: true; value: unknown } | { ok: false } {
+export function parse(r: CapturedResponse): { ok: true; value: unknown } | { ok: false } {
   if (r.truncated || !isJson(r.headers)) return { ok: false }
   if (r.body.length === 0) return { ok: true, value: undefined }
   try {

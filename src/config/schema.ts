@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import * as D from './defaults.ts'
+import { reconcileProblems, reconcileSchema } from './reconcile-schema.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
 import { rampStepsProblem } from '../resilience/ramp.ts'
-import { fieldPathProblem } from '../compare/field-path.ts'
+import { fieldPathProblem, parseFieldPath } from '../compare/field-path.ts'
 import { DEFAULT_MAX_EXAMPLES } from '../compare/comparator.ts'
 import { DEFAULT_READINESS } from '../readiness/readiness.ts'
 
@@ -61,6 +62,30 @@ const propagateTarget = z.string('must be a field path').superRefine((p, ctx) =>
 /** A compare.normalize rule: on for the whole route, or for the fields listed. */
 const normalizeRule = z.union([z.boolean(), z.array(fieldPath)], 'must be true, false or a list of field paths')
 
+/** Where a create's answer carries the new id: a body field, or a header (Location: its last path segment). */
+const idSource = z
+  .string('must be a field path')
+  .regex(/^(body(\.[^.\s]+)+|headers\.[A-Za-z0-9-]+)$/, "must be a body field path such as 'body.id' or 'body.data.id', or a header such as 'headers.location'")
+
+/** A body field path in the grammar events report (`body.id`, `body[*].id`, `body.items[3].id`). */
+const bodyPath = z.string('must be a body field path').refine((p) => {
+  try {
+    const segments = parseFieldPath(p)
+    return segments[0] === 'body' && segments.length > 1
+  } catch {
+    return false
+  }
+}, "must be a body field path such as 'body.postId', 'body[*].id' or 'body.items[*].id'")
+
+const idsSchema = z.strictObject({
+  /** the map's name: routes that create, read and change one kind of resource share it */
+  map: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore').optional(),
+  from: idSource.optional(),
+  params: z.array(z.string('must be a route path parameter name')).default([]),
+  fields: z.array(bodyPath).default([]),
+  compare: z.array(bodyPath).optional(),
+})
+
 const stickySchema = z.union(
   [
     z.literal('ip'),
@@ -90,6 +115,8 @@ const routeSchema = z.strictObject({
   readSample: readSampleSchema.default(D.DEFAULT_READ_SAMPLE),
   /** Mirror a write even when the primary answered 5xx or failed (default: no). */
   mirrorFailedWrites: z.boolean().default(false),
+  /** Stream request bodies through as they arrive instead of reading them (up to limits.bodyBytes) first. */
+  streamBody: z.boolean().default(false),
   rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
   cache: z
     .strictObject({
@@ -116,6 +143,7 @@ const routeSchema = z.strictObject({
     .optional(),
   propagate: z.array(z.strictObject({ from: fieldPath, to: propagateTarget })).optional(),
   redact: z.array(fieldPath).optional(),
+  ids: idsSchema.optional(),
   guard: z
     .strictObject({
       maxErrorRate: fraction.optional(),
@@ -144,6 +172,10 @@ const routeSchema = z.strictObject({
       maxLatencyRatio: z.number('must be a number of at least 1').min(1, 'must be at least 1').default(DEFAULT_READINESS.maxLatencyRatio),
     })
     .optional(),
+  /** how `cutover reconcile` reads this route's collection on each backend (docs/mirroring.md) */
+  reconcile: reconcileSchema.optional(),
+}).superRefine((route, ctx) => {
+  for (const p of reconcileProblems(route)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 })
 
 export const configSchema = z
@@ -160,7 +192,12 @@ export const configSchema = z
       .strictObject({
         host: z.string().default(D.DEFAULT_ADMIN_HOST),
         port: port.default(D.DEFAULT_ADMIN_PORT),
-        token: z.string().min(16, 'must be at least 16 characters').optional(),
+        token: z
+          .string()
+          .min(16, 'must be at least 16 characters')
+          // a bearer token is one run of visible characters (RFC 6750 §2.1): one with a space can never be presented
+          .regex(/^\S+$/, 'must not contain whitespace')
+          .optional(),
       })
       .default({ host: D.DEFAULT_ADMIN_HOST, port: D.DEFAULT_ADMIN_PORT }),
     backends: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'backend names are lower-case words'), backendSchema),
@@ -176,6 +213,9 @@ export const configSchema = z
             replay: z.string().default(D.DEFAULT_TOPICS.replay),
             control: z.string().default(D.DEFAULT_TOPICS.control),
             audit: z.string().default(D.DEFAULT_TOPICS.audit),
+            ids: z.string().default(D.DEFAULT_TOPICS.ids),
+            replayDead: z.string().default(D.DEFAULT_TOPICS.replayDead),
+            replayDone: z.string().default(D.DEFAULT_TOPICS.replayDone),
           })
           .default({ ...D.DEFAULT_TOPICS }),
       })
@@ -188,6 +228,23 @@ export const configSchema = z
       })
       .default({ dir: D.DEFAULT_SPOOL_DIR, maxBytes: D.DEFAULT_SPOOL_MAX_BYTES, queueSize: D.DEFAULT_QUEUE_SIZE }),
     state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
+    /** id translation store: `dir` defaults to `ids/` next to the state file */
+    ids: z
+      .strictObject({ maxPairs: z.int('must be an integer').min(1, 'must be at least 1').default(D.DEFAULT_ID_MAX_PAIRS), dir: z.string().optional() })
+      .default({ maxPairs: D.DEFAULT_ID_MAX_PAIRS }),
+    /** the mirror journal (docs/mirroring.md#crash-safety-the-mirror-journal), under spool.dir */
+    journal: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        maxBytes: z.int().min(65_536, 'must be at least 65536 bytes').default(D.DEFAULT_JOURNAL_MAX_BYTES),
+        segmentBytes: z.int().min(4096, 'must be at least 4096 bytes').default(D.DEFAULT_JOURNAL_SEGMENT_BYTES),
+      })
+      .default({ enabled: true, maxBytes: D.DEFAULT_JOURNAL_MAX_BYTES, segmentBytes: D.DEFAULT_JOURNAL_SEGMENT_BYTES }),
+    replay: z
+      .strictObject({
+        maxAttempts: z.int('must be a whole number from 1 to 100').min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100').default(D.DEFAULT_REPLAY_MAX_ATTEMPTS),
+      })
+      .default({ maxAttempts: D.DEFAULT_REPLAY_MAX_ATTEMPTS }),
     limits: z
       .strictObject({
         bodyBytes: z.int().min(0).default(D.DEFAULT_BODY_BYTES),
@@ -213,7 +270,13 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(cfg.backends).join(', ')}) or 404` })
     }
     const seen = new Set<string>()
+    // a map no route records pairs for would never translate anything: most likely a misspelt name
+    const recorded = new Set(cfg.routes.filter((r) => r.ids?.from !== undefined).map((r) => r.ids?.map ?? r.id))
     cfg.routes.forEach((route, i) => {
+      if (route.ids !== undefined && !recorded.has(route.ids.map ?? route.id)) {
+        const map = route.ids.map ?? route.id
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', route.ids.map === undefined ? 'from' : 'map'], message: `no route records pairs for map '${map}' (a route with ids.from and ids.map '${map}')` })
+      }
       if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
       seen.add(route.id)
       let params: readonly string[] = []
@@ -233,6 +296,12 @@ export const configSchema = z
           }
         }
       }
+      route.ids?.params.forEach((name, j) => {
+        if (name === '*' || !params.includes(name)) {
+          const named = params.filter((p) => p !== '*')
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', 'params', j], message: `'${name}' is not a parameter of the route path (${named.length === 0 ? 'it has none' : named.map((p) => `:${p}`).join(', ')})` })
+        }
+      })
     })
   })
 

@@ -10,6 +10,7 @@ import { DIFFERENCE_KINDS, EVENT_KINDS, type DiffFilter, type DiffSummary } from
 import { fieldPathProblem } from '../compare/field-path.ts'
 import type { NoiseSnapshot } from '../compare/noise-learner.ts'
 import type { GuardSnapshot } from '../resilience/guard.ts'
+import type { IdSummary } from '../ids/id-store.ts'
 import type { RampSet } from './ramps.ts'
 import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
@@ -18,6 +19,60 @@ import { ReadinessService, type ReadinessRoute } from '../readiness/readiness-se
 import type { MetricFamily } from '../readiness/metric-sample.ts'
 import { isConsolePath, registerConsole } from '../console/console-routes.ts'
 import { ConsoleSessions } from '../console/sessions.ts'
+
+/** Admin request bodies are a few fields of JSON; anything bigger is refused before it is parsed. */
+export const ADMIN_BODY_BYTES = 64 * 1024
+
+const LIMIT_MESSAGE = 'must be an integer from 1 to 1000'
+const limitParam = z
+  .string(LIMIT_MESSAGE)
+  .regex(/^\d+$/, LIMIT_MESSAGE)
+  .transform(Number)
+  .pipe(z.int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(1000, LIMIT_MESSAGE))
+
+const fieldParam = z.string().superRefine((p, ctx) => {
+  const problem = fieldPathProblem(p)
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+/** GET /diffs: unknown parameters are refused, so a misspelt filter never silently shows everything. */
+const diffsQuery = z.strictObject({
+  route: z.string('must be a route id').optional(),
+  kind: z.enum([...EVENT_KINDS, ...DIFFERENCE_KINDS], `must be one of ${[...EVENT_KINDS, ...DIFFERENCE_KINDS].join(', ')}`).optional(),
+  method: z.string().regex(/^[A-Za-z]+$/, 'must be an HTTP method').optional(),
+  path: z.string().startsWith('/', 'must be a path starting with /').optional(),
+  field: fieldParam.optional(),
+  limit: limitParam.default(100),
+})
+const summaryQuery = z.strictObject({ route: z.string('must be a route id').optional() })
+const IDS_LIMIT = 'must be an integer from 0 to 1000'
+const idsQuery = z.strictObject({
+  map: z.string('must be an id map name').optional(),
+  limit: z.string(IDS_LIMIT).regex(/^\d+$/, IDS_LIMIT).transform(Number).pipe(z.int(IDS_LIMIT).max(1000, IDS_LIMIT)).default(20),
+})
+
+/**
+ * The query parameters each call takes, by route URL; a call not listed takes none. Unknown or
+ * repeated parameters are refused rather than ignored, so a misspelt `limt=5` does not silently
+ * return the default.
+ */
+const QUERY_SCHEMAS: ReadonlyMap<string, z.ZodType> = new Map<string, z.ZodType>([
+  ['/diffs', diffsQuery],
+  ['/diffs/summary', summaryQuery],
+  ['/ids', idsQuery],
+  ['/audit', z.strictObject({ limit: limitParam.default(100) })],
+])
+const NO_QUERY = z.strictObject({})
+
+/** Query problems as `name: message`; an unknown key is named as a query parameter. */
+function queryIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  const out: string[] = []
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') for (const key of issue.keys) out.push(`${key}: unknown query parameter`)
+    else out.push(...formatIssues([issue]))
+  }
+  return out
+}
 
 /** PATCH /routes/:id accepts exactly these fields, validated by the same rules as the config. */
 export const routePatchSchema = z
@@ -60,26 +115,13 @@ export interface AdminApiOptions {
   readonly readinessRoutes: readonly ReadinessRoute[]
   /** Every data-plane process's metrics as JSON (`registry.getMetricsAsJSON()`), for GET /readiness. */
   readonly metricsJson: () => Promise<readonly (readonly MetricFamily[])[]>
+  /** Id pairs per map and the newest pairs (absent: this process keeps no id map, e.g. --workers). */
+  readonly ids?: (map: string | undefined, limit: number) => Promise<IdSummary>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
 
-const limitParam = z.coerce.number().int('must be an integer from 1 to 1000').min(1, 'must be an integer from 1 to 1000').max(1000, 'must be an integer from 1 to 1000')
-const fieldParam = z.string().superRefine((p, ctx) => {
-  const problem = fieldPathProblem(p)
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
-})
 
-/** GET /diffs: unknown parameters are refused, so a misspelt filter never silently shows everything. */
-const diffsQuery = z.strictObject({
-  route: z.string().optional(),
-  kind: z.enum([...EVENT_KINDS, ...DIFFERENCE_KINDS], `must be one of ${[...EVENT_KINDS, ...DIFFERENCE_KINDS].join(', ')}`).optional(),
-  method: z.string().regex(/^[A-Za-z]+$/, 'must be an HTTP method').optional(),
-  path: z.string().startsWith('/', 'must be a path starting with /').optional(),
-  field: fieldParam.optional(),
-  limit: limitParam.default(100),
-})
-const summaryQuery = z.strictObject({ route: z.string().optional() })
 
 function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: readonly string[]): FastifyReply {
   return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(errorBody(code, message, details))
@@ -93,7 +135,12 @@ function parseIfMatch(header: string | undefined): number | undefined | null {
 }
 
 export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
+  const app = Fastify({
+    loggerInstance: opts.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+    bodyLimit: ADMIN_BODY_BYTES,
+  })
   const auth = opts.token === undefined ? null : new TokenAuth(opts.token)
   const routeInfo = new Map(opts.routes.map((r) => [r.id, r]))
   const sessions = new ConsoleSessions(auth)
@@ -114,9 +161,22 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     }
   })
 
+  // every call validates its query string; handlers read the parsed values from request.query
+  app.addHook('preHandler', async (request, reply) => {
+    const schema = QUERY_SCHEMAS.get(request.routeOptions.url ?? '') ?? NO_QUERY
+    const parsed = schema.safeParse(request.query)
+    if (!parsed.success) {
+      const details = queryIssues(parsed.error.issues)
+      return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
+    }
+    request.query = parsed.data
+  })
+
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof CutoverError) return sendError(reply, err.code, err.message)
     const status = (err as { statusCode?: number }).statusCode
+    if (status === 413) return sendError(reply, 'CUTOVER_BODY_TOO_LARGE', `admin request body is over ${ADMIN_BODY_BYTES} bytes`)
+    if (status === 415) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body must be application/json')
     if (status !== undefined && status >= 400 && status < 500) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body is not valid JSON')
     opts.log.error({ err }, 'admin API error')
     return sendError(reply, 'CUTOVER_INTERNAL')
@@ -138,7 +198,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       readSample: state.readSample,
       version: state.version,
       breakers,
-      stats: stats[id] ?? { requests: {}, errors: 0 },
+      stats: stats[id] ?? { requests: {}, errors: 0, upstreamErrors: {} },
       noise: noise[id] ?? [],
       guard: guards[id] ?? null,
       ramp: opts.ramps.state(id),
@@ -207,25 +267,16 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     return sendError(reply, 'CUTOVER_NOT_FOUND', "ramp actions are 'pause' and 'resume'")
   })
 
-  app.get('/diffs', async (request, reply) => {
-    const q = diffsQuery.safeParse(request.query)
-    if (!q.success) {
-      const details = formatIssues(q.error.issues)
-      return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
-    }
-    const { limit, ...filter } = q.data
+  app.get<{ Querystring: z.output<typeof diffsQuery> }>('/diffs', async (request, reply) => {
+    const { limit, ...filter } = request.query
     if (filter.route !== undefined && !routeInfo.has(filter.route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${filter.route}'`)
     return opts.diffs(filter, limit)
   })
 
-  app.get('/diffs/summary', async (request, reply) => {
-    const q = summaryQuery.safeParse(request.query)
-    if (!q.success) {
-      const details = formatIssues(q.error.issues)
-      return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
-    }
-    if (q.data.route !== undefined && !routeInfo.has(q.data.route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${q.data.route}'`)
-    return opts.diffSummary(q.data.route)
+  app.get<{ Querystring: z.output<typeof summaryQuery> }>('/diffs/summary', async (request, reply) => {
+    const { route } = request.query
+    if (route !== undefined && !routeInfo.has(route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${route}'`)
+    return opts.diffSummary(route)
   })
 
   app.get<{ Params: { id: string } }>('/routes/:id/noise', async (request, reply) => {
@@ -246,7 +297,12 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     return opts.noiseDetail(id)
   })
 
-  app.get<{ Querystring: { limit?: string } }>('/audit', async (request) => opts.audit.recent(Math.min(1000, Number(request.query.limit ?? 100) || 100)))
+  app.get<{ Querystring: { limit: number } }>('/audit', async (request) => opts.audit.recent(request.query.limit))
+  app.get<{ Querystring: z.output<typeof idsQuery> }>('/ids', async (request, reply) => {
+    if (opts.ids === undefined) return sendError(reply, 'CUTOVER_NOT_FOUND', 'this process keeps no id map')
+    const { map, limit } = request.query
+    return opts.ids(map === '' ? undefined : map, limit)
+  })
 
   return app
 }

@@ -5,13 +5,26 @@ import type { Logger } from 'pino'
 import { CutoverError } from '../errors.ts'
 import { stripResponseHeaders } from './headers.ts'
 import { sendGatewayError } from './errors-reply.ts'
-import { classifyUpstreamError } from './upstream-error.ts'
+import { classifyUpstreamError, nothingSent, upstreamErrorReason, type UpstreamErrorReason } from './upstream-error.ts'
 import type { RouteMetrics } from './route-metrics.ts'
 import type { BodyCollector } from '../compare/captured-response.ts'
 import type { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import type { BreakerTicket } from '../resilience/breaker.ts'
 import { serveEntry, type CacheTap } from './cache-serve.ts'
+
+/**
+ * A journalled write's answer is held (not sent) until its journal record is durable; past this
+ * many bytes it streams on, all but its last chunk, which the client cannot complete without.
+ */
+export const HOLD_ANSWER_BYTES = 65_536
+
+/** A journalled write's answer not sent yet: the head (null once sent), then the chunks. */
+interface HeldAnswer {
+  head: IncomingHttpHeaders | null
+  readonly chunks: Buffer[]
+  bytes: number
+}
 
 /** What a mirrored exchange carries besides the client answer. */
 export interface MirrorTap {
@@ -20,6 +33,15 @@ export interface MirrorTap {
   /** the request body's copy, when it had one */
   readonly capture: BodyCapture | null
   readonly collector: BodyCollector
+}
+
+/** Resends a request that got no answer from its backend to the route's other side. */
+export interface Failover {
+  /** a safe method (RFC 9110 §9.2.1): resent after any failure but a deadline; otherwise only when the request never reached the backend */
+  readonly safe: boolean
+  /** false when the other side cannot take it now (its breaker is open) */
+  available(): boolean
+  resend(): void
 }
 
 /**
@@ -44,9 +66,11 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #cacheTap: CacheTap | null = null
   /** a write's client-facing path: its cached reads are dropped again once it has an answer */
   #invalidate: { cache: CacheTap['cache']; path: string } | null = null
-  /** For safe methods: resend to the other backend when this one fails before answering. */
-  failover: (() => void) | null = null
+  /** Resend to the other backend when this one fails before the client got anything. */
+  failover: Failover | null = null
   #headers: IncomingHttpHeaders | null = null
+  /** a journalled write's answer, held until its record is durable: the head, then the chunks not sent yet */
+  #held: HeldAnswer | null = null
 
   constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
     this.#res = res
@@ -87,8 +111,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     tap.counters.stale.inc()
     this.#done = true
     this.#clearTimer()
-    const now = performance.now()
-    this.#metrics.record(tap.lookup.entry.status, (now - this.#start) / 1000, now)
+    this.#metrics.recordServed(tap.lookup.entry.status, (performance.now() - this.#start) / 1000)
     serveEntry(this.#res, tap.lookup.entry, 'stale', this.#requestId, tap.cache, false)
     return true
   }
@@ -130,6 +153,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#ticket !== null) this.#settle(statusCode >= 500 ? new Error(`upstream answered ${statusCode}`) : null)
     if (this.#cacheTap !== null) {
       if (statusCode >= 500 && this.#serveStale()) {
+        this.#hiddenFailure('5xx')
         // the rest of this answer is not wanted
         controller.abort(new Error('served stale'))
         return
@@ -137,10 +161,16 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
       this.#cacheTap.counters.miss.inc()
       headers['x-cutover-cache'] = 'miss'
     }
+    // passed through: the client's 5xx, recorded when it ends, is what the guard sees
+    if (statusCode >= 500) this.#metrics.upstreamError('5xx', false)
     stripResponseHeaders(headers)
     headers['x-request-id'] = this.#requestId
     headers['x-cutover-backend'] = this.#backend
     if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }
+    if (this.#tap !== null && this.#tap.job.isWrite && this.#tap.mirror.journals) {
+      this.#held = { head: headers, chunks: [], bytes: 0 }
+      return
+    }
     this.#res.writeHead(statusCode, headers)
     if (this.#res.writableNeedDrain) controller.pause()
   }
@@ -149,16 +179,54 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return
     this.#tap?.collector.push(chunk)
     this.#cacheTap?.collector.push(chunk)
+    if (this.#held !== null) {
+      this.#hold(controller, chunk)
+      return
+    }
     if (!this.#res.write(chunk)) {
       controller.pause()
       this.#res.once('drain', () => controller.resume())
     }
   }
 
+  #hold(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const held = this.#held as HeldAnswer
+    held.chunks.push(chunk)
+    held.bytes += chunk.length
+    if (held.bytes <= HOLD_ANSWER_BYTES) return
+    this.#writeHeld(held, 1)
+    if (this.#res.writableNeedDrain) {
+      controller.pause()
+      this.#res.once('drain', () => controller.resume())
+    }
+  }
+
+  /** Sends the held head and all but `keep` held chunks. */
+  #writeHeld(held: HeldAnswer, keep: number): void {
+    if (held.head !== null) {
+      this.#res.writeHead(this.#status, held.head)
+      held.head = null
+    }
+    while (held.chunks.length > keep) this.#res.write(held.chunks.shift() as Buffer)
+  }
+
+  /** The journal record is durable (or failed: the primary has the write, so the client is answered either way). */
+  readonly #release = (): void => {
+    const held = this.#held
+    if (held === null) return
+    this.#held = null
+    const now = performance.now()
+    this.#metrics.record(this.#status, (now - this.#start) / 1000, now)
+    if (this.#res.destroyed) return
+    this.#writeHeld(held, 0)
+    this.#res.end()
+  }
+
   onResponseEnd(): void {
     if (this.#done) return
-    const latencyMs = this.#finish(this.#status)
-    this.#res.end()
+    const holding = this.#held !== null
+    const latencyMs = holding ? this.#stop() : this.#finish(this.#status)
+    if (!holding) this.#res.end()
     const fill = this.#cacheTap
     if (fill !== null) {
       this.#cacheTap = null
@@ -174,7 +242,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (tap !== null) {
       settleJobBody(tap)
       const { collector } = tap
-      tap.mirror.primaryAnswered(tap.job, {
+      const durable = tap.mirror.primaryAnswered(tap.job, {
         status: this.#status,
         headers: this.#headers ?? {},
         body: collector.body,
@@ -182,49 +250,75 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
         truncated: collector.truncated,
         latencyMs,
       })
+      if (holding) {
+        if (durable === null) this.#release()
+        else void durable.then(this.#release)
+      }
     }
   }
 
-  #primaryFailed(): void {
+  /**
+   * `why`: how the exchange failed. When the request had reached the primary in full, the primary
+   * may have applied it, so the mirror is told the outcome is unknown.
+   */
+  #primaryFailed(why: string): void {
     const tap = this.#tap
     if (tap === null) return
     settleJobBody(tap)
-    tap.mirror.primaryFailed(tap.job)
+    const sent = this.#controller !== null && (tap.capture === null || tap.capture.writableEnded)
+    tap.mirror.primaryFailed(tap.job, sent ? why : null)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#done) return
     this.#settle(err)
-    if (this.#serveStale()) {
+    const code = classifyUpstreamError(err)
+    // the client's own body was over the limit: nothing the backend did
+    const backendFailed = code !== 'CUTOVER_BODY_TOO_LARGE'
+    if (backendFailed && this.#serveStale()) {
+      this.#hiddenFailure(upstreamErrorReason(err))
       this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; served stale from cache')
       return
     }
     this.#cacheDone()
-    const code = classifyUpstreamError(err)
-    if (this.failover !== null && !this.#res.headersSent && code !== 'CUTOVER_UPSTREAM_TIMEOUT') {
-      // a safe request (RFC 9110 §9.2.1) that got no answer can go to the other side unchanged
+    const f = this.failover
+    if (f !== null && backendFailed && !this.#res.headersSent && code !== 'CUTOVER_UPSTREAM_TIMEOUT' && (f.safe || nothingSent(err)) && f.available()) {
+      // nothing reached the client, and either the method is safe or nothing reached the backend:
+      // the other side can take the request unchanged
       this.#done = true
       this.#clearTimer()
       this.#res.removeListener('close', this.#onClientClose)
-      this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; read sent to the other backend')
-      this.failover()
+      this.#hiddenFailure(upstreamErrorReason(err))
+      this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; request sent to the other backend')
+      f.resend()
       return
     }
+    if (backendFailed) this.#metrics.upstreamError(upstreamErrorReason(err), false)
     const status = code === 'CUTOVER_BODY_TOO_LARGE' ? 413 : this.#res.headersSent ? this.#status : code === 'CUTOVER_UPSTREAM_TIMEOUT' ? 504 : 502
     this.#finish(status)
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
     sendGatewayError(this.#res, code, this.#requestId, this.#backend, code === 'CUTOVER_BODY_TOO_LARGE')
-    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed()
+    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed(`primary failed after the request was sent: ${err.message}`)
+  }
+
+  /** The backend failed but the client is answered another way: the failure still counts against it. */
+  #hiddenFailure(reason: UpstreamErrorReason): void {
+    const now = performance.now()
+    this.#metrics.upstreamError(reason, true, (now - this.#start) / 1000, now)
   }
 
   /** Records the outcome once; returns the exchange's latency in ms. */
   #finish(status: number): number {
+    const ms = this.#stop()
+    this.#metrics.record(status, ms / 1000, this.#start + ms)
+    return ms
+  }
+
+  /** Ends the exchange without recording it yet (a held answer is recorded when released). */
+  #stop(): number {
     this.#done = true
     this.#clearTimer()
-    const now = performance.now()
-    const ms = now - this.#start
-    this.#metrics.record(status, ms / 1000, now)
-    return ms
+    return performance.now() - this.#start
   }
 
   #clearTimer(): void {
@@ -240,7 +334,9 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#settle(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
     // mark the exchange done before aborting: the abort reports back through onResponseError
     const stale = this.#serveStale()
-    if (!stale) {
+    if (stale) this.#hiddenFailure('timeout')
+    else {
+      this.#metrics.upstreamError('timeout', false)
       this.#cacheDone()
       this.#finish(504)
     }
@@ -248,7 +344,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (stale) return
     this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream deadline passed')
     sendGatewayError(this.#res, 'CUTOVER_UPSTREAM_TIMEOUT', this.#requestId, this.#backend)
-    this.#primaryFailed()
+    this.#primaryFailed('gateway deadline passed after the request was sent (504)')
   }
 
   readonly #onClientClose = (): void => {
@@ -259,7 +355,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#ticket?.release()
     this.#ticket = null
     this.#controller?.abort(new Error('client closed the connection'))
-    this.#primaryFailed()
+    this.#primaryFailed('client closed the connection after the request was sent (499)')
   }
 }
 

@@ -10,12 +10,20 @@ export const BATCH_SIZE = 500
 export const RETRY_MS = 1000
 
 export interface Publisher {
-  /** Never blocks and never throws: the event is queued, spooled, or (spool full) dropped and counted. */
-  publish(topic: Topic, key: string, value: unknown): void
+  /**
+   * Never blocks and never throws: the event is queued, spooled, or (spool full) dropped and counted.
+   * `durable` is called once the event is acknowledged by Kafka or fsync'd in the spool (never for
+   * a dropped event).
+   */
+  publish(topic: Topic, key: string, value: unknown, durable?: () => void): void
   /** Events not yet delivered to their final sink. */
   backlog(): number
-  close(): Promise<void>
+  /** `flushMs`: how long queued events may take to reach Kafka before the rest goes to the spool (default 2000). */
+  close(flushMs?: number): Promise<void>
 }
+
+/** How long close() gives the memory queue to reach Kafka by default. */
+export const CLOSE_FLUSH_MS = 2000
 
 interface PublisherDeps {
   readonly config: CutoverConfig
@@ -41,9 +49,9 @@ abstract class SpoolingPublisher implements Publisher {
     this.log = deps.log
   }
 
-  abstract publish(topic: Topic, key: string, value: unknown): void
+  abstract publish(topic: Topic, key: string, value: unknown, durable?: () => void): void
   abstract backlog(): number
-  abstract close(): Promise<void>
+  abstract close(flushMs?: number): Promise<void>
 
   protected toSpool(record: OutgoingRecord): void {
     if (this.spool.append(record)) {
@@ -69,8 +77,8 @@ export class SpoolPublisher extends SpoolingPublisher {
     return p
   }
 
-  publish(topic: Topic, key: string, value: unknown): void {
-    this.toSpool({ topic, key, value })
+  publish(topic: Topic, key: string, value: unknown, durable?: () => void): void {
+    this.toSpool(durable === undefined ? { topic, key, value } : { topic, key, value, durable })
   }
 
   backlog(): number {
@@ -130,8 +138,8 @@ export class KafkaPublisher extends SpoolingPublisher {
     return this.#mode
   }
 
-  publish(topic: Topic, key: string, value: unknown): void {
-    const record: OutgoingRecord = { topic, key, value }
+  publish(topic: Topic, key: string, value: unknown, durable?: () => void): void {
+    const record: OutgoingRecord = durable === undefined ? { topic, key, value } : { topic, key, value, durable }
     if (this.#mode === 'spool' || this.#queue.length >= this.#queueSize) {
       this.toSpool(record)
       if (this.#mode === 'memory') this.#enterSpoolMode(new Error('memory queue full'))
@@ -160,6 +168,7 @@ export class KafkaPublisher extends SpoolingPublisher {
     }
     await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([t, messages]) => ({ topic: this.#topics[t], messages })) })
     for (const [t, messages] of byTopic) this.metrics.publish.labels(t, 'sent').inc(messages.length)
+    for (const r of records) r.durable?.()
   }
 
   async #flush(): Promise<void> {
@@ -246,9 +255,9 @@ export class KafkaPublisher extends SpoolingPublisher {
     }
   }
 
-  async close(): Promise<void> {
+  async close(flushMs = CLOSE_FLUSH_MS): Promise<void> {
     // give the memory queue one chance to reach Kafka, then keep what is left on disk
-    if (this.#mode === 'memory' && this.#queue.length > 0) await Promise.race([this.#flush(), new Promise((r) => setTimeout(r, 2000))])
+    if (this.#mode === 'memory' && this.#queue.length > 0) await Promise.race([this.#flush(), new Promise((r) => setTimeout(r, flushMs))])
     this.#closed = true
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     for (const r of this.#queue.splice(0)) this.toSpool(r)

@@ -13,7 +13,10 @@
  * - recordResponse: every answer a backend gave on this route, with the status the client saw
  *   (gateway-made 502/503/504 included) and the time to that answer. Status >= 500 is an error.
  *   Latency is recorded for errors too: it is what the client lived through (a fast 503 from an
- *   open breaker lowers p99, but the error-rate rule sees it).
+ *   open breaker lowers p99, but the error-rate rule sees it). A failure the client never saw
+ *   (failover to the other side, a stale cached copy) is fed as a 502 from the backend that
+ *   failed, and the failover's answer as the other side's: the guard judges what cloud did, not
+ *   what the client finally got (RouteMetrics.upstreamError). Cache hits are not fed.
  * - recordMirror: the mirror's MirrorOutcome for the route. `error` and `timeout` count as
  *   mismatches: the secondary failed to give the primary's answer, and for a write that means
  *   the two stores now differ, which is what the mismatch SLO exists to catch. Leaving them out

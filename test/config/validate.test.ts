@@ -26,6 +26,17 @@ describe('config validation', () => {
     }).toThrow()
   })
 
+  it('refuses an admin token of whitespace, or with whitespace in it', () => {
+    expect(problems({ backends, admin: { token: ' '.repeat(16) } })).toEqual(['admin.token: must not contain whitespace'])
+    expect(problems({ backends, admin: { token: 'abcdefgh ijklmnop' } })).toEqual(['admin.token: must not contain whitespace'])
+    expect(validateConfig({ backends, admin: { token: 'abcdefghijklmnop' } }).admin.token).toBe('abcdefghijklmnop')
+  })
+
+  it('reads request bodies before forwarding unless a route sets streamBody', () => {
+    const cfg = validateConfig({ backends, routes: [{ id: 'a', path: '/a' }, { id: 'b', path: '/b', streamBody: true }] })
+    expect(cfg.routes.map((r) => r.streamBody)).toEqual([false, true])
+  })
+
   it('names the path of every bad field', () => {
     const list = problems({
       backends: { ...backends, cloud: { url: 'ftp://x', timeoutMs: -1 } },
