@@ -131,7 +131,7 @@ export function routesView(routes: readonly ConsoleRoute[], report: ReadinessRep
   return html`<section class="overall" aria-labelledby="overall-h">
 <h1 id="overall-h">Migration progress</h1>
 <p>Cloud answers <strong>${pct(o.cloudShare)}</strong> of ${o.requests} requests and <strong>${pct(o.writeCloudShare)}</strong> of ${o.writeRequests} requests on write routes.
-Publish backlog ${report.backlog.publish}, replay events ${report.backlog.replay.sent + report.backlog.replay.spooled} (${report.backlog.replay.dropped} dropped).</p>
+Publish backlog ${report.backlog.publish}, replay events ${report.backlog.replay.sent + report.backlog.replay.spooled} (${report.backlog.replay.dropped} dropped)${report.backlog.replayTopic === null ? '' : html`; on Kafka: ${report.backlog.replayTopic.pending} not yet replayed, ${report.backlog.replayTopic.dead} dead letters`}.</p>
 <progress max="1" value="${o.cloudShare ?? 0}" aria-label="Share of requests answered by cloud">${pct(o.cloudShare)}</progress>
 <p class="${o.green ? 'ok' : 'warn'}">${o.green ? 'Every route with traffic is green.' : 'Some routes with traffic are not green.'}</p>
 </section>

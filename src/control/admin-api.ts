@@ -17,6 +17,7 @@ import { TokenAuth } from './auth.ts'
 import type { RouteStateStore } from './route-state-store.ts'
 import { ReadinessService, type ReadinessRoute } from '../readiness/readiness-service.ts'
 import type { MetricFamily } from '../readiness/metric-sample.ts'
+import type { ReplayTopics } from '../readiness/replay-topics.ts'
 import { isConsolePath, registerConsole } from '../console/console-routes.ts'
 import { ConsoleSessions } from '../console/sessions.ts'
 
@@ -115,6 +116,8 @@ export interface AdminApiOptions {
   readonly readinessRoutes: readonly ReadinessRoute[]
   /** Every data-plane process's metrics as JSON (`registry.getMetricsAsJSON()`), for GET /readiness. */
   readonly metricsJson: () => Promise<readonly (readonly MetricFamily[])[]>
+  /** The replay topics' backlog and dead letters (null without Kafka); closed with the API. */
+  readonly replayTopics: ReplayTopics | null
   /** Id pairs per map and the newest pairs (absent: this process keeps no id map, e.g. --workers). */
   readonly ids?: (map: string | undefined, limit: number) => Promise<IdSummary>
 }
@@ -226,7 +229,8 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   }
   app.get('/routes', listRoutes)
 
-  const readiness = new ReadinessService({ routes: opts.readinessRoutes, store: opts.store, metrics: opts.metricsJson, diffSummary: opts.diffSummary, guards: opts.guards, ramps: opts.ramps, breakers: opts.breakers })
+  const readiness = new ReadinessService({ routes: opts.readinessRoutes, store: opts.store, metrics: opts.metricsJson, diffSummary: opts.diffSummary, guards: opts.guards, ramps: opts.ramps, breakers: opts.breakers, replayTopics: opts.replayTopics === null ? undefined : () => (opts.replayTopics as ReplayTopics).counts() })
+  app.addHook('onClose', async () => opts.replayTopics?.close())
   app.get('/readiness', () => readiness.report())
   registerConsole(app, { sessions, routes: async () => (await listRoutes()).filter((r) => r !== undefined), readiness: () => readiness.report(), diffSummary: opts.diffSummary, audit: opts.audit, metrics: opts.metricsJson })
 

@@ -5,6 +5,7 @@ import type { GuardSnapshot } from '../resilience/guard.ts'
 import type { RampState } from '../resilience/ramp.ts'
 import { MetricSample, type MetricFamily } from './metric-sample.ts'
 import { PhaseClock, type Phase } from './phase-clock.ts'
+import type { ReplayTopicCounts } from './replay-topics.ts'
 import { latencyRatio, mismatchRate, thresholdsOf, verdictFor, type BackendFacts, type ReadinessThresholds, type RouteFacts, type TopField, type Verdict } from './readiness.ts'
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
@@ -67,6 +68,8 @@ export interface ReadinessReport {
     readonly publish: number
     /** replay events (mirrored writes the other side missed) by publish outcome, cutover_publish_total{topic="replay"} */
     readonly replay: { readonly sent: number; readonly spooled: number; readonly dropped: number }
+    /** what Kafka holds: replay events `cutover replay` has not reached yet, and dead letters; null without Kafka or when it did not answer */
+    readonly replayTopic: ReplayTopicCounts | null
   }
 }
 
@@ -79,6 +82,8 @@ export interface ReadinessDeps {
   readonly guards: () => Promise<Record<string, GuardSnapshot>>
   readonly ramps: { state(route: string): RampState | null }
   readonly breakers: () => Promise<Record<string, string>>
+  /** the replay topics' backlog and dead letters; absent without Kafka */
+  readonly replayTopics?: (() => Promise<ReplayTopicCounts | null>) | undefined
   readonly now?: () => number
 }
 
@@ -142,7 +147,7 @@ export class ReadinessService {
     const d = this.#deps
     // a report right after a phase change waits for that change's baseline
     await Promise.all(this.#capturing)
-    const [parts, summary, guards, breakers] = await Promise.all([d.metrics(), d.diffSummary(undefined), d.guards(), d.breakers()])
+    const [parts, summary, guards, breakers, replayTopic] = await Promise.all([d.metrics(), d.diffSummary(undefined), d.guards(), d.breakers(), d.replayTopics?.() ?? null])
     const all = MetricSample.merge(parts)
     const states = d.store.snapshot()
     const now = this.#now()
@@ -208,7 +213,7 @@ export class ReadinessService {
         verdict: verdictFor(facts, r.thresholds),
       })
     }
-    return { generatedAt: new Date(now).toISOString(), routes, overall: overallOf(routes), backlog: backlogOf(all) }
+    return { generatedAt: new Date(now).toISOString(), routes, overall: overallOf(routes), backlog: { ...backlogOf(all), replayTopic } }
   }
 }
 
@@ -238,7 +243,7 @@ function overallOf(routes: readonly RouteReadiness[]): ReadinessReport['overall'
   }
 }
 
-function backlogOf(m: MetricSample): ReadinessReport['backlog'] {
+function backlogOf(m: MetricSample): Omit<ReadinessReport['backlog'], 'replayTopic'> {
   return {
     publish: m.sum('cutover_publish_backlog'),
     replay: {

@@ -75,7 +75,8 @@ export function formatReport(report: ReadinessReport): string {
   }
   const o = report.overall
   out.push('')
-  out.push(`overall: cloud answers ${pct(o.cloudShare)} of ${o.requests} requests, ${pct(o.writeCloudShare)} of ${o.writeRequests} on write routes; publish backlog ${report.backlog.publish}`)
+  const topic = report.backlog.replayTopic
+  out.push(`overall: cloud answers ${pct(o.cloudShare)} of ${o.requests} requests, ${pct(o.writeCloudShare)} of ${o.writeRequests} on write routes; publish backlog ${report.backlog.publish}${topic === null ? '' : `; replay pending ${topic.pending}, dead letters ${topic.dead}`}`)
   out.push(o.green ? 'every route with traffic is green' : 'not every route with traffic is green')
   return out.join('\n') + '\n'
 }

@@ -70,6 +70,7 @@ export const readinessReportSchema = z
     backlog: z.strictObject({
       publish: count,
       replay: z.strictObject({ sent: count, spooled: count, dropped: count }),
+      replayTopic: z.strictObject({ pending: count, dead: count }).nullable().describe('replay events not yet replayed and dead letters, as Kafka holds them; null without Kafka'),
     }),
   })
   .describe('Readiness of every route: GET /readiness, cutover report --json')
