@@ -5,9 +5,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { diffEventJsonSchema } from '../src/publish/event-schemas.ts'
+import { readinessReportJsonSchema } from '../src/readiness/report-schema.ts'
 
 export const SCHEMA_FILES: Record<string, () => Record<string, unknown>> = {
   'cutover.diff.v1.json': diffEventJsonSchema,
+  'cutover.readiness.v1.json': readinessReportJsonSchema,
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -9,6 +9,7 @@ import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
 import { replay } from './publish/replay.ts'
+import { runReport } from './readiness/report-command.ts'
 import { parseReplayTime } from './publish/replay-window.ts'
 
 function workerCount(value: string): number {
@@ -130,6 +131,19 @@ program
     }
   })
 
+program
+  .command('report')
+  .description("readiness of every route from the running gateway's admin API (token from CUTOVER_ADMIN_TOKEN); exit 1 unless every route with traffic is green")
+  .option('-c, --config <file>', 'config file naming the admin address (default routes.config.ts)')
+  .option('-a, --admin <url>', 'admin API URL, e.g. http://127.0.0.1:9901 (instead of the config)')
+  .option('--json', 'print the report as JSON (docs/readiness.md)', false)
+  .action(async (opts: { config?: string; admin?: string; json: boolean }) => {
+    try {
+      process.exit(await runReport(opts, (text) => process.stdout.write(text)))
+    } catch (err) {
+      fail(err)
+    }
+  })
 addReconcileCommand(program, fail, header)
 
 await program.parseAsync(process.argv)

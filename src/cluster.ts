@@ -16,6 +16,7 @@ import type { GuardSnapshot, GuardStatus } from './resilience/guard.ts'
 import { worstStatus } from './resilience/guard-set.ts'
 import { join } from 'node:path'
 import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './metrics/metrics.ts'
+import type { MetricFamily } from './readiness/metric-sample.ts'
 import type { IdPair } from './ids/id-map.ts'
 import type { IdSummary } from './ids/id-store.ts'
 
@@ -35,6 +36,7 @@ type Query =
   | { what: 'breakers' }
   | { what: 'guards' }
   | { what: 'guard-status'; route: string }
+  | { what: 'metrics-json' }
   | { what: 'ids'; map: string | undefined; limit: number }
 
 type ToWorker =
@@ -156,6 +158,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     log,
     ready: () => !draining && listening.size === workers,
     metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+    metricsJson: () => ask<MetricFamily[]>({ what: 'metrics-json' }),
     stats: async () => mergeRouteStats(await ask<Record<string, RouteStats>>({ what: 'stats' })),
     diffs: async (filter, limit) => mergeDiffs(await ask<DiffEvent[]>({ what: 'diffs', filter, limit }), limit),
     diffSummary: async (route) => mergeSummaries(await ask<DiffSummary>({ what: 'diff-summary', route })),
@@ -257,6 +260,7 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
     if (q.what === 'breakers') return ready === null ? {} : breakerStates(ready.breakers)
     if (q.what === 'guards') return ready?.guards.snapshots() ?? {}
     if (q.what === 'guard-status') return ready?.guards.status(q.route)
+    if (q.what === 'metrics-json') return registry.getMetricsAsJSON()
     if (q.what === 'ids') return ready?.ids?.summary(q.map, q.limit) ?? null
     return ready?.mirror.noise() ?? {}
   }

@@ -27,6 +27,8 @@ import { GuardSet } from './resilience/guard-set.ts'
 import { ReadCache } from './cache/read-cache.ts'
 import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
+import { readinessRoutesOf } from './readiness/readiness-service.ts'
+import { ReplayTopics } from './readiness/replay-topics.ts'
 import { IdStore } from './ids/id-store.ts'
 
 export interface GatewayOptions {
@@ -194,8 +196,8 @@ export function urlOf(app: FastifyInstance): string {
   return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`
 }
 
-export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, 'routes' | 'token'> {
-  return { routes: config.routes.map((r) => ({ id: r.id, methods: r.methods, path: r.path })), token: config.admin.token }
+export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, 'routes' | 'token' | 'readinessRoutes' | 'replayTopics'> {
+  return { routes: config.routes.map((r) => ({ id: r.id, methods: r.methods, path: r.path })), token: config.admin.token, readinessRoutes: readinessRoutesOf(config), replayTopics: ReplayTopics.of(config) }
 }
 
 /** Runs the whole gateway (data plane and admin API) in this process. */
@@ -228,6 +230,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     log,
     ready: () => ready,
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    metricsJson: async () => [await registry.getMetricsAsJSON()],
     stats: () => routeStats(metrics),
     diffs: async (filter, limit) => data.diffs.recent(filter, limit),
     diffSummary: async (route) => data.diffs.summary(route),

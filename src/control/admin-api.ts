@@ -15,6 +15,11 @@ import type { RampSet } from './ramps.ts'
 import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
 import type { RouteStateStore } from './route-state-store.ts'
+import { ReadinessService, type ReadinessRoute } from '../readiness/readiness-service.ts'
+import type { MetricFamily } from '../readiness/metric-sample.ts'
+import type { ReplayTopics } from '../readiness/replay-topics.ts'
+import { isConsolePath, registerConsole } from '../console/console-routes.ts'
+import { ConsoleSessions } from '../console/sessions.ts'
 
 /** Admin request bodies are a few fields of JSON; anything bigger is refused before it is parsed. */
 export const ADMIN_BODY_BYTES = 64 * 1024
@@ -107,6 +112,12 @@ export interface AdminApiOptions {
   readonly noiseDetail: (route: string) => Promise<NoiseSnapshot | null>
   /** Forgets a route's learned noise (learning starts again); false when the route does not learn. */
   readonly clearNoise: (route: string) => Promise<boolean>
+  /** Methods and readiness thresholds per route (readinessRoutesOf(config)). */
+  readonly readinessRoutes: readonly ReadinessRoute[]
+  /** Every data-plane process's metrics as JSON (`registry.getMetricsAsJSON()`), for GET /readiness. */
+  readonly metricsJson: () => Promise<readonly (readonly MetricFamily[])[]>
+  /** The replay topics' backlog and dead letters (null without Kafka); closed with the API. */
+  readonly replayTopics: ReplayTopics | null
   /** Id pairs per map and the newest pairs (absent: this process keeps no id map, e.g. --workers). */
   readonly ids?: (map: string | undefined, limit: number) => Promise<IdSummary>
 }
@@ -135,9 +146,18 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   })
   const auth = opts.token === undefined ? null : new TokenAuth(opts.token)
   const routeInfo = new Map(opts.routes.map((r) => [r.id, r]))
+  const sessions = new ConsoleSessions(auth)
 
   app.addHook('onRequest', async (request, reply) => {
-    if (auth === null || OPEN_PATHS.has(request.url.split('?', 1)[0] as string)) return
+    const path = request.url.split('?', 1)[0] as string
+    const refused = sessions.refusal(request, isConsolePath(path))
+    if (refused !== undefined) return sendError(reply, 'CUTOVER_FORBIDDEN', refused)
+    if (auth === null || OPEN_PATHS.has(path) || isConsolePath(path)) return
+    if (request.headers.authorization === undefined && sessions.session(request) !== undefined) {
+      // a console session stands for the admin token: the audit trail records it as such
+      request.headers.authorization = 'Console-Session'
+      return
+    }
     if (!auth.check(request.headers.authorization)) {
       reply.header('www-authenticate', 'Bearer realm="cutover"')
       return sendError(reply, 'CUTOVER_UNAUTHORIZED')
@@ -203,10 +223,16 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     return reply.type(contentType).send(body)
   })
 
-  app.get('/routes', async () => {
+  const listRoutes = async () => {
     const [stats, noise, breakers, guards] = await Promise.all([opts.stats(), opts.noise(), opts.breakers(), opts.guards()])
     return Promise.all(opts.routes.map((r) => describe(r.id, stats, noise, breakers, guards)))
-  })
+  }
+  app.get('/routes', listRoutes)
+
+  const readiness = new ReadinessService({ routes: opts.readinessRoutes, store: opts.store, metrics: opts.metricsJson, diffSummary: opts.diffSummary, guards: opts.guards, ramps: opts.ramps, breakers: opts.breakers, replayTopics: opts.replayTopics === null ? undefined : () => (opts.replayTopics as ReplayTopics).counts() })
+  app.addHook('onClose', async () => opts.replayTopics?.close())
+  app.get('/readiness', () => readiness.report())
+  registerConsole(app, { sessions, routes: async () => (await listRoutes()).filter((r) => r !== undefined), readiness: () => readiness.report(), diffSummary: opts.diffSummary, audit: opts.audit, metrics: opts.metricsJson })
 
   app.get<{ Params: { id: string } }>('/routes/:id', async (request, reply) => {
     const route = await describeOne(request.params.id)

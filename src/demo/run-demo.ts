@@ -24,6 +24,7 @@ process.stdout.write(`
 Cutover demo is running.
   gateway        ${gateway.dataUrl}
   admin API      ${gateway.adminUrl}   (token: ${token})
+  ops console    ${gateway.adminUrl}/   in a browser; log in with the token
   legacy backend ${legacy.url}
   cloud backend  ${cloud.url}   (serves /v2/orders, adds 'currency', totals as strings)
 
@@ -35,6 +36,7 @@ Try:
   curl -s -X POST ${gateway.adminUrl}/routes/orders-read/rollback ${auth}
   curl -s -X POST ${gateway.dataUrl}/api/orders -H 'content-type: application/json' -d '{"item":"pen","total":5}'
   curl -s '${gateway.adminUrl}/diffs?limit=5' ${auth}   # what cloud answered differently
+  CUTOVER_ADMIN_TOKEN=${token} npm run cutover -- report --admin ${gateway.adminUrl}   # ready to raise?
 
 Writes are mirrored to cloud and reads sampled (10 %); without Kafka the diff events are
 also appended to ${config.spool.dir}/w0/ (newline-delimited JSON).
