@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
@@ -28,7 +29,10 @@ function fail(err: unknown): never {
   process.exit(1)
 }
 
-const program = new Command('cutover').description('Dual-write API gateway for migrating a live HTTP service from legacy to cloud').showHelpAfterError()
+// package.json sits one level above both src/ and dist/
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+
+const program = new Command('cutover').description('Dual-write API gateway for migrating a live HTTP service from legacy to cloud').version(version, '-V, --version').showHelpAfterError()
 
 program
   .command('start')
@@ -91,7 +95,8 @@ program
   .option('-H, --header <header>', "extra header for every resend, 'name: value' (repeatable; events never carry credentials)", header, {})
   .action(async (opts: { config: string; route?: string; dryRun: boolean; header: Record<string, string> }) => {
     try {
-      const config = await loadConfig(opts.config)
+      // replay never serves the admin API: a short CUTOVER_ADMIN_TOKEN is not its problem
+      const config = await loadConfig(opts.config, process.env, { admin: false })
       if (opts.route !== undefined && !config.routes.some((r) => r.id === opts.route)) throw new CutoverError('CUTOVER_ROUTE_NOT_FOUND', `unknown route '${opts.route}'`)
       const summary = await replay({ config, dryRun: opts.dryRun, headers: opts.header, print: (line) => process.stdout.write(line + '\n'), ...(opts.route === undefined ? {} : { route: opts.route }) })
       process.exit(summary.failed > 0 ? 1 : 0)

@@ -6,7 +6,7 @@ import { AuditLog } from './control/audit.ts'
 import { createAdminApi } from './control/admin-api.ts'
 import type { RouteState } from './control/route-state.ts'
 import { applyState, RouteStateStore } from './control/route-state-store.ts'
-import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, urlOf, type DataPlaneHandle } from './gateway.ts'
+import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, urlOf, warnOpenAdmin, type DataPlaneHandle } from './gateway.ts'
 import { mergeDiffs } from './compare/diff-log.ts'
 import { AUDIT_SCHEMA, type DiffEvent } from './publish/events.ts'
 import { createPublisher } from './publish/publisher.ts'
@@ -51,6 +51,7 @@ const WORKER_INDEX_ENV = 'CUTOVER_WORKER_INDEX'
 
 export async function runPrimary(config: CutoverConfig, workers: number, log: Logger): Promise<void> {
   checkAdminExposure(config)
+  warnOpenAdmin(config, log)
   const audit = new AuditLog(log)
   const store = await RouteStateStore.open(config, audit, log)
   // the primary publishes audit records itself (workers publish diffs and replays)

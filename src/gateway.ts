@@ -57,6 +57,15 @@ export function checkAdminExposure(config: CutoverConfig): void {
   }
 }
 
+/** A loopback admin API may run without a token, but never silently: anyone on the host can change weights. */
+export function warnOpenAdmin(config: CutoverConfig, log: Logger): void {
+  if (config.admin.token !== undefined) return
+  log.warn(
+    { admin: `${config.admin.host}:${config.admin.port}` },
+    `admin API on ${config.admin.host}:${config.admin.port} has no token: any local process can change routes; set admin.token or CUTOVER_ADMIN_TOKEN`,
+  )
+}
+
 export interface DataPlaneHandle {
   readonly app: FastifyInstance
   readonly metrics: Metrics
@@ -162,6 +171,7 @@ export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, '
 export async function startGateway(config: CutoverConfig, options: GatewayOptions = {}): Promise<Gateway> {
   checkAdminExposure(config)
   const log = options.log ?? createLogger()
+  warnOpenAdmin(config, log)
   const registry = new Registry()
   const metrics = createMetrics(registry, { processMetrics: options.processMetrics ?? true })
   const audit = new AuditLog(log)

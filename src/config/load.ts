@@ -46,6 +46,29 @@ export function applyEnv(input: unknown, env: NodeJS.ProcessEnv = process.env): 
   return out
 }
 
-export async function loadConfig(file: string = DEFAULT_CONFIG_FILE, env: NodeJS.ProcessEnv = process.env): Promise<CutoverConfig> {
-  return validateConfig(applyEnv(await loadConfigInput(file), env))
+export interface LoadOptions {
+  /**
+   * false for commands that never serve the admin API (`replay`): `admin.token` and
+   * CUTOVER_ADMIN_TOKEN are then neither read nor checked, so a token meant for another
+   * process cannot make them fail.
+   */
+  readonly admin?: boolean
+}
+
+export async function loadConfig(file: string = DEFAULT_CONFIG_FILE, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Promise<CutoverConfig> {
+  let input = await loadConfigInput(file)
+  if (options.admin === false) {
+    env = { ...env, CUTOVER_ADMIN_TOKEN: undefined }
+    input = withoutAdminToken(input)
+  }
+  return validateConfig(applyEnv(input, env))
+}
+
+function withoutAdminToken(input: unknown): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return input
+  const admin = (input as Record<string, unknown>).admin
+  if (admin === null || typeof admin !== 'object' || Array.isArray(admin)) return input
+  const rest: Record<string, unknown> = { ...(admin as Record<string, unknown>) }
+  delete rest.token
+  return { ...(input as Record<string, unknown>), admin: rest }
 }

@@ -46,6 +46,8 @@ export interface AdminApiOptions {
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
+/** `application/json`, `application/merge-patch+json`, with or without parameters. */
+const JSON_MEDIA_TYPE = /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i
 
 function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: readonly string[]): FastifyReply {
   return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(errorBody(code, message, details))
@@ -71,8 +73,21 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     }
   })
 
+  // JSON only (RFC 9110 §15.5.16: any other media type is a 415, not a confusing parse error);
+  // an empty JSON body is no body, so `POST …/rollback` with the header and nothing else works.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'string' }, (_request, text, done) => {
+    if (text === '') return done(null, undefined)
+    try {
+      done(null, JSON.parse(text as string))
+    } catch {
+      done(new CutoverError('CUTOVER_INVALID_INPUT', 'request body is not valid JSON'))
+    }
+  })
+
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof CutoverError) return sendError(reply, err.code, err.message)
+    if ((err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 'CUTOVER_UNSUPPORTED_MEDIA_TYPE')
     const status = (err as { statusCode?: number }).statusCode
     if (status !== undefined && status >= 400 && status < 500) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body is not valid JSON')
     opts.log.error({ err }, 'admin API error')
@@ -133,6 +148,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
     const ifMatch = parseIfMatch(request.headers['if-match'])
     if (ifMatch === null) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'If-Match must be a route version', ['If-Match: must be a route version such as "3"'])
+    if (!JSON_MEDIA_TYPE.test(request.headers['content-type'] ?? '')) return sendError(reply, 'CUTOVER_UNSUPPORTED_MEDIA_TYPE')
     const parsed = routePatchSchema.safeParse(request.body ?? {})
     if (!parsed.success) {
       const details = formatIssues(parsed.error.issues)
