@@ -49,9 +49,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
-# The default config (the demo's: backends on 127.0.0.1:3001/3002). Mount your own over it at
-# /app/routes.config.ts, or pass `start --config /path/to/file` (.ts, .js, .mjs, .json).
-COPY routes.config.ts ./routes.config.ts
+# No config is baked in: the demo's (backends on 127.0.0.1:3001/3002) would answer 502 to
+# everything here. Mount yours at /app/routes.config.ts, or pass `start --config /path/to/file`
+# (.ts, .js, .mjs, .json); without one the gateway exits at once with
+# "/app/routes.config.ts: no such file …".
 
 # Route state (.cutover/state.json) and the event spool (.cutover/spool) are written relative to
 # the working directory: /app/.cutover must be writable by the runtime user. Mount a volume here

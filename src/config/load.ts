@@ -19,7 +19,7 @@ export async function loadConfigInput(file: string): Promise<unknown> {
   const path = resolve(file)
   const ext = extname(path)
   if (!EXTENSIONS.has(ext)) throw new CutoverError('CUTOVER_CONFIG_LOAD', `${file}: unsupported config type '${ext}' (use .ts, .js, .mjs or .json)`)
-  if (!existsSync(path)) throw new CutoverError('CUTOVER_CONFIG_LOAD', `${file}: no such file`)
+  if (!existsSync(path)) throw new CutoverError('CUTOVER_CONFIG_LOAD', `${file}: no such file (create or mount a config there, or name one with --config FILE; docs/config.md)`)
   try {
     if (ext === '.json') return JSON.parse(await readFile(path, 'utf8'))
     const jiti = createJiti(import.meta.url, { alias: { cutover: SELF }, moduleCache: false, fsCache: false })

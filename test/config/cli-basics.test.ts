@@ -28,6 +28,13 @@ describe('cutover CLI basics', () => {
     expect(run.output().trim()).toBe(version)
   })
 
+  it('start without a config (the image with nothing mounted) exits 1 with one clear line', async () => {
+    const missing = join(tempDir(), 'routes.config.ts')
+    const run = runCli(['start', '--config', missing])
+    expect(await run.exited).toBe(1)
+    expect(run.output().trim()).toBe(`${missing}: no such file (create or mount a config there, or name one with --config FILE; docs/config.md)`)
+  })
+
   it('warns at start when the loopback admin API has no token', async () => {
     const run = runCli(['start', '--config', writeConfig(loopbackConfig())], { CUTOVER_ADMIN_TOKEN: '' })
     try {
