@@ -175,25 +175,36 @@ export const configSchema = z
       }),
     shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(D.DEFAULT_DRAIN_TIMEOUT_MS) }).default({ drainTimeoutMs: D.DEFAULT_DRAIN_TIMEOUT_MS }),
   })
-  .superRefine((cfg, ctx) => {
-    for (const required of ['legacy', 'cloud']) {
-      if (!(required in cfg.backends)) ctx.addIssue({ code: 'custom', path: ['backends', required], message: 'is required' })
-    }
-    if (cfg.fallback !== 404 && !(cfg.fallback in cfg.backends)) {
-      ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(cfg.backends).join(', ')}) or 404` })
+  // `when`: the cross-field checks run even when a field failed (a backend's type error must not
+  // hide a duplicate route id), so `cfg` may hold raw input where parsing failed: every step
+  // checks the shape it reads and skips what was already reported.
+  .superRefine((parsed, ctx) => {
+    const cfg = parsed as unknown as LooseConfig
+    const backends = isRecord(cfg.backends) ? cfg.backends : null
+    if (backends !== null) {
+      for (const required of ['legacy', 'cloud']) {
+        if (!(required in backends)) ctx.addIssue({ code: 'custom', path: ['backends', required], message: 'is required' })
+      }
+      if (typeof cfg.fallback === 'string' && !(cfg.fallback in backends)) {
+        ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(backends).join(', ')}) or 404` })
+      }
     }
     const seen = new Set<string>()
-    cfg.routes.forEach((route, i) => {
-      if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
-      seen.add(route.id)
+    ;(Array.isArray(cfg.routes) ? cfg.routes : []).forEach((route, i) => {
+      if (!isRecord(route)) return
+      if (typeof route.id === 'string') {
+        if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
+        seen.add(route.id)
+      }
       let params: readonly string[] = []
       try {
-        params = compilePathPattern(route.path).params
+        params = compilePathPattern(route.path as string).params
       } catch {
         return // already reported on routes[i].path
       }
-      for (const [backend, template] of Object.entries(route.rewrite ?? {})) {
-        if (!(backend in cfg.backends)) {
+      for (const [backend, template] of Object.entries(isRecord(route.rewrite) ? route.rewrite : {})) {
+        if (typeof template !== 'string') continue
+        if (backends !== null && !(backend in backends)) {
           ctx.addIssue({ code: 'custom', path: ['routes', i, 'rewrite', backend], message: 'is not a configured backend' })
         }
         for (const m of template.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)|\*/g)) {
@@ -204,7 +215,18 @@ export const configSchema = z
         }
       }
     })
-  })
+  }, { when: () => true })
+
+/** The config as the cross-field checks see it: parsed where parsing succeeded, raw elsewhere. */
+interface LooseConfig {
+  backends?: unknown
+  fallback?: unknown
+  routes?: unknown
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
 
 /** What users write (defaults optional). */
 export type CutoverConfigInput = z.input<typeof configSchema>
