@@ -73,6 +73,8 @@ const routeSchema = z.strictObject({
   match: z.strictObject({ headers: z.record(z.string(), z.string()) }).optional(),
   weight: weightSchema.default(D.DEFAULT_WEIGHT),
   sticky: stickySchema.optional(),
+  /** Routes share sticky buckets within a group; a route with its own group opts out. */
+  stickyGroup: z.string('must be a string').regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore').optional(),
   mirror: mirrorSchema.default(D.DEFAULT_MIRROR),
   readSample: readSampleSchema.default(D.DEFAULT_READ_SAMPLE),
   /** Mirror a write even when the primary answered 5xx or failed (default: no). */
