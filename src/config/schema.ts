@@ -80,6 +80,8 @@ const routeSchema = z.strictObject({
   /** Mirror a write even when the primary answered 5xx or failed (default: no). */
   mirrorFailedWrites: z.boolean().default(false),
   rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
+  /** Send the client's Host upstream instead of the backend's (for backends that build URLs from it). */
+  preserveHost: z.boolean('must be true or false').default(false),
   cache: z
     .strictObject({
       ttlMs: positiveMs,

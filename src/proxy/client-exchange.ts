@@ -12,6 +12,7 @@ import type { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import type { BreakerTicket } from '../resilience/breaker.ts'
 import { serveEntry, type CacheTap } from './cache-serve.ts'
+import type { BackendUrls } from './backend-urls.ts'
 
 /** What a mirrored exchange carries besides the client answer. */
 export interface MirrorTap {
@@ -46,6 +47,8 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #invalidate: { cache: CacheTap['cache']; path: string } | null = null
   /** For safe methods: resend to the other backend when this one fails before answering. */
   failover: (() => void) | null = null
+  /** the backend's address in URL-bearing answer headers becomes the client's (see backend-urls.ts) */
+  #urls: { rewriter: BackendUrls; client: string; hostname: string } | null = null
   #headers: IncomingHttpHeaders | null = null
 
   constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
@@ -68,6 +71,11 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   /** Fills the read cache from this answer (leader of a miss), or serves stale if it fails. */
   fillCache(tap: CacheTap): void {
     this.#cacheTap = tap
+  }
+
+  /** Rewrites the backend's address in Location, Content-Location, Link and Set-Cookie to `client`. */
+  rewriteUrls(rewriter: BackendUrls, client: string, hostname: string): void {
+    this.#urls = { rewriter, client, hostname }
   }
 
   /** Drops the cached reads of `path` again when this write has its answer. */
@@ -138,6 +146,12 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
       headers['x-cutover-cache'] = 'miss'
     }
     stripResponseHeaders(headers)
+    if (this.#urls !== null && this.#urls.rewriter.rewrite(headers, this.#urls.client, this.#urls.hostname) && this.#cacheTap !== null) {
+      // the answer now names this client's Host, which the cache key does not hold: never cache
+      // it, or one client's Host would reach every other (cache poisoning)
+      this.#cacheTap.fill?.complete(null)
+      this.#cacheTap = null
+    }
     headers['x-request-id'] = this.#requestId
     headers['x-cutover-backend'] = this.#backend
     if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }

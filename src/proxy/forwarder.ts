@@ -14,6 +14,7 @@ import { BodyLimit } from './body-limit.ts'
 import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
+import { hostnameOf } from './backend-urls.ts'
 import type { MetricsTable, RouteMetrics } from './route-metrics.ts'
 import { compileCachePolicies, type CachedEntry, type CachePolicy, type ReadCache } from '../cache/read-cache.ts'
 import { CacheCounters, serveEntry, type CacheTap } from './cache-serve.ts'
@@ -179,16 +180,12 @@ export class Forwarder {
     }
 
     const remote = req.socket.remoteAddress ?? ''
-    headers.push(
-      'x-request-id',
-      requestId,
-      'x-forwarded-for',
-      facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`,
-      'x-forwarded-proto',
-      (this.#trustProxy ? facts.forwardedProto : undefined) ?? ((req.socket as TLSSocket).encrypted === true ? 'https' : 'http'),
-    )
+    const proto = (this.#trustProxy ? facts.forwardedProto : undefined) ?? ((req.socket as TLSSocket).encrypted === true ? 'https' : 'http')
+    headers.push('x-request-id', requestId, 'x-forwarded-for', facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`, 'x-forwarded-proto', proto)
     const forwardedHost = (this.#trustProxy ? facts.forwardedHost : undefined) ?? facts.host
     if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
+    // preserveHost: the backend sees the Host the client used (undici sends a given host header as is)
+    if (found !== null && found.route.config.preserveHost === true && facts.host !== undefined) headers.push('host', facts.host)
     const idempotencyKey = facts.idempotencyKey ?? (SAFE_METHODS.has(method) ? undefined : randomUUID())
     if (idempotencyKey !== undefined) headers.push('idempotency-key', idempotencyKey)
 
@@ -207,7 +204,7 @@ export class Forwarder {
     else if (facts.contentLength > 0) body = req
 
     if (job !== null) job.idempotencyKey = idempotencyKey
-    const out: Outgoing = { res, upstream, routeId, requestId, routeMetrics, start, method, path, target, query, headers, body, job, capture, found, cacheTap: null, invalidate: null }
+    const out: Outgoing = { res, upstream, routeId, requestId, routeMetrics, start, method, path, target, query, headers, body, job, capture, found, cacheTap: null, invalidate: null, client: forwardedHost === undefined ? null : `${proto}://${forwardedHost}` }
 
     const cache = this.#cache
     if (cache !== null) {
@@ -259,6 +256,7 @@ export class Forwarder {
   #send(out: Outgoing): void {
     const { res, upstream, routeId, requestId, routeMetrics, start, method, path, query, headers, body, job, found } = out
     const exchange = new ClientExchange(res, upstream.name, routeId, requestId, routeMetrics, start, upstream.timeoutMs, this.#log)
+    if (out.client !== null) exchange.rewriteUrls(upstream.urls, out.client, hostnameOf(out.client.slice(out.client.indexOf('://') + 3)))
     if (job !== null && this.#mirror !== null) {
       exchange.tap({ mirror: this.#mirror, job, capture: out.capture, collector: new BodyCollector(this.#compareBodyLimit) })
     }
@@ -321,6 +319,8 @@ interface Outgoing {
   readonly found: RouteMatch | null
   cacheTap: CacheTap | null
   invalidate: string | null
+  /** `proto://host` the client reached the gateway at, for rewriting backend URLs; null without a Host */
+  readonly client: string | null
 }
 
 function mustGet(upstreams: ReadonlyMap<string, Upstream>, name: string): Upstream {

@@ -1,5 +1,6 @@
 import { Pool } from 'undici'
 import type { BackendConfig, CutoverConfig } from '../config/schema.ts'
+import { BackendUrls } from './backend-urls.ts'
 
 /** One backend, with its keep-alive pool built once at start. */
 export interface Upstream {
@@ -9,6 +10,8 @@ export interface Upstream {
   readonly basePath: string
   readonly timeoutMs: number
   readonly pool: Pool
+  /** Rewrites this backend's address in answers (Location, Link, Set-Cookie Domain) to the client's. */
+  readonly urls: BackendUrls
 }
 
 export function createUpstream(name: string, config: BackendConfig): Upstream {
@@ -32,6 +35,7 @@ export function createUpstream(name: string, config: BackendConfig): Upstream {
     basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
     timeoutMs: config.timeoutMs,
     pool,
+    urls: new BackendUrls(config.url),
   }
 }
 
