@@ -39,7 +39,8 @@ program
   .description('run the gateway')
   .option('-c, --config <file>', 'config file (.ts, .js, .mjs, .json)', DEFAULT_CONFIG_FILE)
   .option('-w, --workers <n>', 'worker processes on one port; 0 = one per core', workerCount, 1)
-  .action(async (opts: { config: string; workers: number }) => {
+  .option('--reset-state', 'delete the state file first: every route starts from the config', false)
+  .action(async (opts: { config: string; workers: number; resetState: boolean }) => {
     const log = createLogger()
     let config
     try {
@@ -49,9 +50,9 @@ program
     }
     const workers = opts.workers === 0 ? availableParallelism() : opts.workers
     try {
-      if (workers > 1 && cluster.isPrimary) return await runPrimary(config, workers, log)
+      if (workers > 1 && cluster.isPrimary) return await runPrimary(config, workers, log, { resetState: opts.resetState })
       if (cluster.isWorker) return await runWorker(config, log)
-      const gateway = await startGateway(config, { log })
+      const gateway = await startGateway(config, { log, resetState: opts.resetState })
       log.info({ data: gateway.dataUrl, admin: gateway.adminUrl }, 'cutover listening')
       const stop = async (signal: string): Promise<void> => {
         log.info({ signal }, 'draining')

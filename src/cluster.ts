@@ -49,11 +49,11 @@ function isMessage<T extends { type: string }>(msg: unknown): msg is T {
 const QUERY_TIMEOUT_MS = 1000
 const WORKER_INDEX_ENV = 'CUTOVER_WORKER_INDEX'
 
-export async function runPrimary(config: CutoverConfig, workers: number, log: Logger): Promise<void> {
+export async function runPrimary(config: CutoverConfig, workers: number, log: Logger, options: { resetState?: boolean } = {}): Promise<void> {
   checkAdminExposure(config)
   warnOpenAdmin(config, log)
   const audit = new AuditLog(log)
-  const store = await RouteStateStore.open(config, audit, log)
+  const store = await RouteStateStore.open(config, audit, log, { reset: options.resetState ?? false })
   // the primary publishes audit records itself (workers publish diffs and replays)
   const auditPublisher =
     config.kafka === undefined ? null : await createPublisher({ config, metrics: createMetrics(new Registry(), { processMetrics: false }), log, spoolDir: join(config.spool.dir, 'primary') })

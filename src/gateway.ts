@@ -30,6 +30,8 @@ export interface GatewayOptions {
   readonly log?: Logger
   /** Keep route state in `config.state.file` (default true). */
   readonly persistState?: boolean
+  /** `start --reset-state`: delete the state file and start from the config. */
+  readonly resetState?: boolean
   readonly processMetrics?: boolean
 }
 
@@ -175,7 +177,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   const registry = new Registry()
   const metrics = createMetrics(registry, { processMetrics: options.processMetrics ?? true })
   const audit = new AuditLog(log)
-  const store = await RouteStateStore.open(config, audit, log, { persist: options.persistState ?? true })
+  const store = await RouteStateStore.open(config, audit, log, { persist: options.persistState ?? true, reset: options.resetState ?? false })
   store.onChange((id, state) => metrics.routeWeight.labels(id).set(state.weight))
 
   const data = await buildDataPlane(config, store.states, log, metrics)

@@ -109,6 +109,8 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       mirror: state.mirror,
       readSample: state.readSample,
       version: state.version,
+      /** where weight, mirror and readSample came from: config, state-file or runtime */
+      sources: opts.store.sources(id),
       breakers,
       stats: stats[id] ?? { requests: {}, errors: 0 },
       noise: noise[id] ?? [],

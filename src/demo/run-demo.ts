@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { applyEnv, loadConfigInput } from '../config/load.ts'
+import { applyEnv, loadConfigInput, validateLoadedConfig } from '../config/load.ts'
 import type { CutoverConfigInput } from '../config/schema.ts'
-import { validateConfig } from '../config/validate.ts'
 import { CutoverError } from '../errors.ts'
 import { startGateway, type Gateway } from '../gateway.ts'
 import { createLogger } from '../log.ts'
@@ -46,7 +45,8 @@ const log = createLogger()
 if (process.env.CUTOVER_ADMIN_TOKEN === undefined || process.env.CUTOVER_ADMIN_TOKEN === '') {
   process.env.CUTOVER_ADMIN_TOKEN = `demo-${randomBytes(12).toString('hex')}`
 }
-const input = (await loadConfigInput(process.env.CUTOVER_CONFIG ?? 'routes.config.ts').then((raw) => applyEnv(raw), failConfig)) as CutoverConfigInput
+const configFile = process.env.CUTOVER_CONFIG ?? 'routes.config.ts'
+const input = (await loadConfigInput(configFile).then((raw) => applyEnv(raw), failConfig)) as CutoverConfigInput
 const ports: Record<Part, number> = {
   gateway: portFromEnv('gateway') ?? input.listen?.port ?? 8080,
   admin: portFromEnv('admin') ?? input.admin?.port ?? 9901,
@@ -68,12 +68,12 @@ const legacy = await startBackend('legacy')
 const cloud = await startBackend('cloud')
 let gateway: Gateway
 try {
-  const config = validateConfig({
+  const config = await validateLoadedConfig({
     ...input,
     listen: { ...input.listen, port: ports.gateway },
     admin: { ...input.admin, port: ports.admin },
     backends: { ...input.backends, legacy: { ...input.backends?.legacy, url: legacy.url }, cloud: { ...input.backends?.cloud, url: cloud.url } },
-  })
+  }, configFile)
   gateway = await startGateway(config, { log })
 } catch (err) {
   await Promise.all(backends.map((b) => b.close()))
