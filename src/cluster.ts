@@ -6,8 +6,9 @@ import { AuditLog } from './control/audit.ts'
 import { createAdminApi } from './control/admin-api.ts'
 import type { RouteState } from './control/route-state.ts'
 import { applyState, RouteStateStore } from './control/route-state-store.ts'
-import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, urlOf, warnOpenAdmin, type DataPlaneHandle } from './gateway.ts'
-import { mergeDiffs } from './compare/diff-log.ts'
+import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, SHUTDOWN_MARGIN_MS, urlOf, warnOpenAdmin, type DataPlaneHandle } from './gateway.ts'
+import { mergeDiffs, mergeSummaries, type DiffFilter, type DiffSummary } from './compare/diff-log.ts'
+import { mergeNoise, type NoiseSnapshot } from './compare/noise-learner.ts'
 import { AUDIT_SCHEMA, type DiffEvent } from './publish/events.ts'
 import { createPublisher } from './publish/publisher.ts'
 import { RampSet } from './control/ramps.ts'
@@ -24,8 +25,11 @@ import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './m
  */
 type Query =
   | { what: 'stats' }
-  | { what: 'diffs'; route: string | undefined; limit: number }
+  | { what: 'diffs'; filter: DiffFilter; limit: number }
+  | { what: 'diff-summary'; route: string | undefined }
   | { what: 'noise' }
+  | { what: 'noise-detail'; route: string }
+  | { what: 'noise-clear'; route: string }
   | { what: 'breakers' }
   | { what: 'guards' }
   | { what: 'guard-status'; route: string }
@@ -144,7 +148,10 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     ready: () => !draining && listening.size === workers,
     metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
     stats: async () => mergeRouteStats(await ask<Record<string, RouteStats>>({ what: 'stats' })),
-    diffs: async (route, limit) => mergeDiffs(await ask<DiffEvent[]>({ what: 'diffs', route, limit }), limit),
+    diffs: async (filter, limit) => mergeDiffs(await ask<DiffEvent[]>({ what: 'diffs', filter, limit }), limit),
+    diffSummary: async (route) => mergeSummaries(await ask<DiffSummary>({ what: 'diff-summary', route })),
+    noiseDetail: async (route) => mergeNoise(await ask<NoiseSnapshot | null>({ what: 'noise-detail', route })),
+    clearNoise: async (route) => (await ask<boolean>({ what: 'noise-clear', route })).some(Boolean),
     ramps,
     guards: async () => {
       // each worker guards its share of the traffic: show the window with the most cloud requests
@@ -191,7 +198,8 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     each((w) => send(w, { type: 'cutover:drain' }))
     await Promise.all(exits)
     await admin.close()
-    await auditPublisher?.close()
+    // the workers used the drain time; audit events get the margin, then the spool
+    await auditPublisher?.close(SHUTDOWN_MARGIN_MS / 2)
     log.info('stopped')
     process.exit(0)
   }
@@ -225,7 +233,10 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
   process.once('SIGINT', () => undefined)
   const answer = async (q: Query): Promise<unknown> => {
     if (q.what === 'stats') return routeStats(metrics)
-    if (q.what === 'diffs') return ready?.diffs.recent(q.route, q.limit) ?? []
+    if (q.what === 'diffs') return ready?.diffs.recent(q.filter, q.limit) ?? []
+    if (q.what === 'diff-summary') return ready?.diffs.summary(q.route) ?? { groups: [], events: 0, droppedGroups: 0 }
+    if (q.what === 'noise-detail') return ready?.mirror.noiseSnapshot(q.route) ?? null
+    if (q.what === 'noise-clear') return ready?.mirror.clearNoise(q.route) ?? false
     if (q.what === 'breakers') return ready === null ? {} : breakerStates(ready.breakers)
     if (q.what === 'guards') return ready?.guards.snapshots() ?? {}
     if (q.what === 'guard-status') return ready?.guards.status(q.route)

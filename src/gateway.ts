@@ -14,11 +14,11 @@ import { createMetrics, routeStats, type Metrics } from './metrics/metrics.ts'
 import { createDataPlane } from './proxy/data-plane.ts'
 import { FALLBACK_ROUTE, Forwarder, NO_ROUTE } from './proxy/forwarder.ts'
 import { MetricsTable } from './proxy/route-metrics.ts'
-import { closeUpstreams, createUpstreams } from './proxy/upstreams.ts'
+import { closeUpstreamsWithin, createUpstreams } from './proxy/upstreams.ts'
 import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
-import { createPublisher, type Publisher } from './publish/publisher.ts'
+import { CLOSE_FLUSH_MS, createPublisher, type Publisher } from './publish/publisher.ts'
 import { AUDIT_SCHEMA } from './publish/events.ts'
 import { createBreakers, type BackendBreaker, type BreakerState } from './resilience/breaker.ts'
 import { GuardSet } from './resilience/guard-set.ts'
@@ -85,8 +85,13 @@ export interface DataPlaneHandle {
   close(): Promise<void>
 }
 
-/** How long shutdown waits for mirrored calls still in flight before closing the publisher. */
+/** The most shutdown waits for mirrored calls still in flight, within what is left of the drain time. */
 export const MIRROR_DRAIN_MS = 5000
+/**
+ * Shutdown's margin past `shutdown.drainTimeoutMs`: for cut mirror calls to report (their writes
+ * go to replay) and for queued events to reach Kafka or the spool.
+ */
+export const SHUTDOWN_MARGIN_MS = 500
 
 /**
  * Builds everything a data-plane process needs around the given live route states. `worker`
@@ -107,7 +112,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const cache = config.routes.some((r) => r.cache !== undefined) ? new ReadCache({ maxBytes: config.limits.cacheBytes }) : null
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
   const draining = { value: false }
-  const app = createDataPlane({ forwarder, log, draining })
+  const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes })
   return {
     app,
     metrics,
@@ -126,6 +131,9 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       return urlOf(app)
     },
     async close() {
+      // one budget for the whole shutdown: client requests, then mirrored calls, then the pools
+      const deadline = performance.now() + config.shutdown.drainTimeoutMs
+      const left = (): number => Math.max(0, deadline - performance.now())
       draining.value = true
       const timer = setTimeout(() => {
         log.warn({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'drain timeout: closing the connections still open')
@@ -142,15 +150,25 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       } finally {
         clearTimeout(timer)
         clearInterval(sweep)
-        // mirrored calls finish (or time out) before their events are flushed
-        await Promise.race([mirror.idle(), new Promise((r) => setTimeout(r, MIRROR_DRAIN_MS).unref())])
-        await closeUpstreams(upstreams)
-        await publisher.close()
+        // mirrored calls finish within what is left of the drain time; the pools then cut the rest,
+        // and each cut call reports its failure (a write goes to replay) before events are flushed
+        await waitFor(mirror.idle(), Math.min(MIRROR_DRAIN_MS, left()))
+        if (mirror.inFlight > 0) log.warn({ inFlight: mirror.inFlight }, 'drain time is up: cutting the mirrored calls still running')
+        await closeUpstreamsWithin(upstreams, left())
+        await waitFor(mirror.idle(), SHUTDOWN_MARGIN_MS / 2)
+        await publisher.close(Math.min(CLOSE_FLUSH_MS, Math.max(SHUTDOWN_MARGIN_MS / 2, left())))
         for (const b of breakers.values()) b.shutdown()
         guards.stop()
       }
     },
   }
+}
+
+/** Resolves when `p` does, or after `ms`, whichever is first. */
+async function waitFor(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))])
+  clearTimeout(timer)
 }
 
 export function breakerStates(breakers: ReadonlyMap<string, BackendBreaker>): Record<string, BreakerState> {
@@ -201,8 +219,11 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     ready: () => ready,
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     stats: () => routeStats(metrics),
-    diffs: async (route, limit) => data.diffs.recent(route, limit),
+    diffs: async (filter, limit) => data.diffs.recent(filter, limit),
+    diffSummary: async (route) => data.diffs.summary(route),
     noise: async () => data.mirror.noise(),
+    noiseDetail: async (route) => data.mirror.noiseSnapshot(route),
+    clearNoise: async (route) => data.mirror.clearNoise(route),
     breakers: async () => breakerStates(data.breakers),
     guards: async () => data.guards.snapshots(),
     ramps,

@@ -1,5 +1,5 @@
 /**
- * The gateway's read cache (DESIGN.md, data plane step 3): an in-memory LRU of GET answers, opt-in
+ * The gateway's read cache (docs/cache.md): an in-memory LRU of GET answers, opt-in
  * per route, bounded in bytes, honouring Cache-Control and Vary, with stale-if-error, coalesced
  * misses, and invalidation by writes that pass through the gateway.
  *

@@ -11,6 +11,21 @@ export interface CapturedResponse {
   /** True when the body ran past the capture cap: JSON comparison is not possible. */
   readonly truncated: boolean
   readonly latencyMs: number
+  /** Set by decodeBody (decode.ts) when the answer had a content-encoding. */
+  readonly decoding?: BodyDecoding
+}
+
+/**
+ * What decoding did to a body sent with a content-encoding. `decoded`: body and length are the
+ * decoded bytes. Otherwise body and length are still the bytes as sent, and `reason` says why:
+ * `too-large` (the decoded size, or already the encoded one, is over limits.compareBodyBytes;
+ * `truncated` is set) or `undecodable` (corrupt data, an unknown or unsupported coding).
+ */
+export interface BodyDecoding {
+  /** the content-encoding header as sent, e.g. `gzip` or `gzip, br` */
+  readonly encoding: string
+  readonly outcome: 'decoded' | 'too-large' | 'undecodable'
+  readonly reason?: string
 }
 
 /** Collects a response body up to a cap, counting the rest. */

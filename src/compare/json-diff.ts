@@ -1,4 +1,5 @@
-import type { FieldMatcher, Segment } from './field-path.ts'
+import { formatFieldPath, generalise, type FieldMatcher, type Segment } from './field-path.ts'
+import type { Normalizer } from './normalize.ts'
 
 /**
  * What kind of difference, primary (`a`) against secondary (`b`): `missing` is on the primary
@@ -14,67 +15,130 @@ export interface RawDifference {
   readonly b: unknown
 }
 
+/** All differences of one kind under one generalised path (`body.items[*].price`). */
+export interface DifferenceGroup {
+  readonly path: string
+  readonly kind: DifferenceKind
+  count: number
+  /** every occurrence had a scalar on both sides: a leaf field, the only thing noise learning may learn */
+  leaf: boolean
+}
+
+/** At most this many groups per comparison; past it the comparison says it truncated. */
+export const MAX_GROUPS = 1000
+
+/**
+ * Collects the differences of one comparison: the first `maxExamples` in full, and every one
+ * counted by generalised path and kind, so that nothing is dropped silently.
+ */
+export class DifferenceSink {
+  readonly examples: RawDifference[] = []
+  readonly groups = new Map<string, DifferenceGroup>()
+  total = 0
+  /** differences hidden by learned noise (still counted, never reported) */
+  noise = 0
+  /** groups that did not fit under MAX_GROUPS */
+  groupsDropped = 0
+  readonly #maxExamples: number
+
+  constructor(maxExamples: number) {
+    this.#maxExamples = maxExamples
+  }
+
+  add(path: readonly Segment[], kind: DifferenceKind, a: unknown, b: unknown, leaf = false): void {
+    this.total++
+    if (this.examples.length < this.#maxExamples) this.examples.push({ path: [...path], kind, a, b })
+    const pattern = formatFieldPath(generalise(path))
+    const key = `${kind} ${pattern}`
+    const g = this.groups.get(key)
+    if (g !== undefined) {
+      g.count++
+      g.leaf &&= leaf
+    } else if (this.groups.size < MAX_GROUPS) this.groups.set(key, { path: pattern, kind, count: 1, leaf })
+    else this.groupsDropped++
+  }
+
+  get truncated(): boolean {
+    return this.examples.length < this.total || this.groupsDropped > 0
+  }
+}
+
 export interface JsonDiffOptions {
-  readonly ignore: readonly FieldMatcher[]
+  /** configured ignore patterns (`compare.ignore`): everything below them is left out */
+  readonly ignore: FieldMatcher
+  /** learned noise: leaf fields whose changed value is counted as noise, not as a difference */
+  readonly learned: FieldMatcher | undefined
   readonly ignoreArrayOrder: boolean
-  /** Stop after this many differences (the event says it was truncated). */
-  readonly limit: number
+  readonly normalize: Normalizer | null
+  /** two differing scalars that are nonetheless the same (ids paired across the two sides) */
+  readonly equivalent: ((path: readonly Segment[], a: unknown, b: unknown) => boolean) | undefined
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 
 /**
- * Structural diff of two JSON values. Missing keys show as `undefined` on their side. Arrays are
- * compared by position unless `ignoreArrayOrder`, in which case they are compared as multisets of
- * canonical JSON (a difference then names the whole array).
+ * Structural diff of two JSON values into `sink`. Missing keys show as `undefined` on their side.
+ * Arrays are compared by position (a `length` difference, then element by element) unless
+ * `ignoreArrayOrder`, in which case they are compared as multisets of canonical JSON (a
+ * difference then names the whole array).
  */
-export function jsonDiff(a: unknown, b: unknown, root: Segment[], opts: JsonDiffOptions, out: RawDifference[]): void {
-  walk(a as Json | undefined, b as Json | undefined, root, opts, out)
+export function jsonDiff(a: unknown, b: unknown, root: Segment[], opts: JsonDiffOptions, sink: DifferenceSink): void {
+  walk(a as Json | undefined, b as Json | undefined, root, opts, sink)
 }
 
-function ignored(path: Segment[], opts: JsonDiffOptions): boolean {
-  for (const m of opts.ignore) if (m.matches(path)) return true
-  return false
-}
-
-function walk(a: Json | undefined, b: Json | undefined, path: Segment[], opts: JsonDiffOptions, out: RawDifference[]): void {
-  if (out.length >= opts.limit) return
-  if (ignored(path, opts)) return
+function walk(a: Json | undefined, b: Json | undefined, path: Segment[], opts: JsonDiffOptions, sink: DifferenceSink): void {
   if (a === b) return
+  if (opts.ignore.matches(path)) return
   const ta = kind(a)
   const tb = kind(b)
   if (ta !== tb || ta === 'scalar') {
-    if (ta === 'scalar' && tb === 'scalar' && Number.isNaN(a) && Number.isNaN(b)) return
-    out.push({ path: [...path], kind: scalarKind(a, b), a, b })
+    if (ta === 'scalar' && tb === 'scalar') {
+      if (Number.isNaN(a) && Number.isNaN(b)) return
+      if (a !== undefined && b !== undefined) {
+        if (opts.normalize?.same(path, a, b) === true) return
+        if (opts.equivalent?.(path, a, b) === true) return
+        // learned noise hides only a changed value of a leaf, never a field gone or added
+        if (opts.learned?.matchesExactly(path) === true) {
+          sink.noise++
+          return
+        }
+      }
+    }
+    sink.add(path, scalarKind(a, b), a, b, ta === 'scalar' && tb === 'scalar' && a !== undefined && b !== undefined)
     return
   }
   if (ta === 'array') {
     const xa = a as Json[]
     const xb = b as Json[]
     if (opts.ignoreArrayOrder) {
-      if (!sameMultiset(xa, xb, path, opts)) out.push({ path: [...path], kind: xa.length === xb.length ? 'changed' : 'length', a, b })
+      if (!sameMultiset(xa, xb, path, opts)) sink.add(path, xa.length === xb.length ? 'changed' : 'length', a, b)
       return
     }
+    if (xa.length !== xb.length) sink.add(path, 'length', xa.length, xb.length)
     const n = Math.max(xa.length, xb.length)
-    for (let i = 0; i < n && out.length < opts.limit; i++) {
+    for (let i = 0; i < n; i++) {
       path.push(i)
-      walk(xa[i], xb[i], path, opts, out)
+      walk(xa[i], xb[i], path, opts, sink)
       path.pop()
     }
     return
   }
   const oa = a as Record<string, Json>
   const ob = b as Record<string, Json>
-  const keys = new Set([...Object.keys(oa), ...Object.keys(ob)])
-  for (const k of keys) {
-    if (out.length >= opts.limit) return
+  for (const k of Object.keys(oa)) {
     path.push(k)
-    walk(Object.hasOwn(oa, k) ? oa[k] : undefined, Object.hasOwn(ob, k) ? ob[k] : undefined, path, opts, out)
+    walk(oa[k], Object.hasOwn(ob, k) ? ob[k] : undefined, path, opts, sink)
+    path.pop()
+  }
+  for (const k of Object.keys(ob)) {
+    if (Object.hasOwn(oa, k)) continue
+    path.push(k)
+    walk(undefined, ob[k], path, opts, sink)
     path.pop()
   }
 }
 
-function scalarKind(a: Json | undefined, b: Json | undefined): RawDifference['kind'] {
+function scalarKind(a: Json | undefined, b: Json | undefined): DifferenceKind {
   if (b === undefined) return 'missing'
   if (a === undefined) return 'extra'
   return typeof a === typeof b && (a === null) === (b === null) ? 'changed' : 'type'
@@ -102,6 +166,10 @@ function sameMultiset(a: Json[], b: Json[], path: Segment[], opts: JsonDiffOptio
   return true
 }
 
+function skippedInCanonical(path: readonly Segment[], opts: JsonDiffOptions): boolean {
+  return opts.ignore.matches(path) || opts.learned?.matchesExactly(path) === true
+}
+
 /**
  * JSON with sorted keys, ignored fields left out and (this is only used when order does not
  * matter) every nested array sorted too, so equal-but-reordered values match.
@@ -111,7 +179,7 @@ function canonical(v: Json | undefined, path: Segment[], opts: JsonDiffOptions):
     const parts: string[] = []
     for (let i = 0; i < v.length; i++) {
       path.push(i)
-      if (!ignored(path, opts)) parts.push(canonical(v[i], path, opts))
+      if (!skippedInCanonical(path, opts)) parts.push(canonical(v[i], path, opts))
       path.pop()
     }
     return `[${parts.sort().join(',')}]`
@@ -120,7 +188,7 @@ function canonical(v: Json | undefined, path: Segment[], opts: JsonDiffOptions):
     const parts: string[] = []
     for (const k of Object.keys(v).sort()) {
       path.push(k)
-      if (!ignored(path, opts)) parts.push(`${JSON.stringify(k)}:${canonical(v[k], path, opts)}`)
+      if (!skippedInCanonical(path, opts)) parts.push(`${JSON.stringify(k)}:${canonical(v[k], path, opts)}`)
       path.pop()
     }
     return `{${parts.join(',')}}`

@@ -2,6 +2,8 @@ import { z } from 'zod'
 import * as D from './defaults.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
 import { rampStepsProblem } from '../resilience/ramp.ts'
+import { fieldPathProblem } from '../compare/field-path.ts'
+import { DEFAULT_MAX_EXAMPLES } from '../compare/comparator.ts'
 
 const WEIGHT_MESSAGE = 'must be an integer from 0 to 100'
 
@@ -44,9 +46,19 @@ const backendSchema = z.strictObject({
   breaker: breakerSchema.optional(),
 })
 
-const fieldPath = z
-  .string('must be a field path')
-  .regex(/^(body|headers|status)(\.[^.\s]+)*$/, "must be a field path such as 'body.a.b', 'body.items[*].id' or 'headers.name'")
+const fieldPath = z.string('must be a field path').superRefine((p, ctx) => {
+  const problem = fieldPathProblem(p)
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+/** Where propagate writes: a request header (`header.NAME` or `headers.NAME`) or a body field. */
+const propagateTarget = z.string('must be a field path').superRefine((p, ctx) => {
+  const problem = /^headers?\.[^.\s[\]]+$/.test(p) ? undefined : p.startsWith('body') ? fieldPathProblem(p, false) : `'${p}' must be 'header.NAME' or a body field path such as 'body.id'`
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+/** A compare.normalize rule: on for the whole route, or for the fields listed. */
+const normalizeRule = z.union([z.boolean(), z.array(fieldPath)], 'must be true, false or a list of field paths')
 
 const stickySchema = z.union(
   [
@@ -79,6 +91,8 @@ const routeSchema = z.strictObject({
   readSample: readSampleSchema.default(D.DEFAULT_READ_SAMPLE),
   /** Mirror a write even when the primary answered 5xx or failed (default: no). */
   mirrorFailedWrites: z.boolean().default(false),
+  /** Stream request bodies through as they arrive instead of reading them (up to limits.bodyBytes) first. */
+  streamBody: z.boolean().default(false),
   rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
   /** Send the client's Host upstream instead of the backend's (for backends that build URLs from it). */
   preserveHost: z.boolean('must be true or false').default(false),
@@ -95,9 +109,17 @@ const routeSchema = z.strictObject({
       headers: z.array(z.string()).default([]),
       ignoreArrayOrder: z.boolean().default(false),
       learnNoise: z.boolean().default(true),
+      normalize: z
+        .strictObject({
+          numericStrings: normalizeRule.optional(),
+          timestamps: normalizeRule.optional(),
+          decimals: normalizeRule.optional(),
+        })
+        .optional(),
+      maxExamples: z.int('must be an integer').min(1, 'must be from 1 to 1000').max(1000, 'must be from 1 to 1000').default(DEFAULT_MAX_EXAMPLES),
     })
     .optional(),
-  propagate: z.array(z.strictObject({ from: fieldPath, to: z.string().regex(/^(header|body)\.[^\s]+$/, "must be 'header.NAME' or 'body.PATH'") })).optional(),
+  propagate: z.array(z.strictObject({ from: fieldPath, to: propagateTarget })).optional(),
   redact: z.array(fieldPath).optional(),
   guard: z
     .strictObject({
@@ -134,7 +156,12 @@ export const configSchema = z
       .strictObject({
         host: z.string().default(D.DEFAULT_ADMIN_HOST),
         port: port.default(D.DEFAULT_ADMIN_PORT),
-        token: z.string().min(16, 'must be at least 16 characters').optional(),
+        token: z
+          .string()
+          .min(16, 'must be at least 16 characters')
+          // a bearer token is one run of visible characters (RFC 6750 §2.1): one with a space can never be presented
+          .regex(/^\S+$/, 'must not contain whitespace')
+          .optional(),
       })
       .default({ host: D.DEFAULT_ADMIN_HOST, port: D.DEFAULT_ADMIN_PORT }),
     backends: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'backend names are lower-case words'), backendSchema),

@@ -6,11 +6,62 @@ import { formatIssues } from '../config/validate.ts'
 import { CutoverError, errorBody, ERRORS, type ErrorCode } from '../errors.ts'
 import type { RouteStats } from '../metrics/metrics.ts'
 import type { DiffEvent } from '../publish/events.ts'
+import { DIFFERENCE_KINDS, EVENT_KINDS, type DiffFilter, type DiffSummary } from '../compare/diff-log.ts'
+import { fieldPathProblem } from '../compare/field-path.ts'
+import type { NoiseSnapshot } from '../compare/noise-learner.ts'
 import type { GuardSnapshot } from '../resilience/guard.ts'
 import type { RampSet } from './ramps.ts'
 import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
 import type { RouteStateStore } from './route-state-store.ts'
+
+/** Admin request bodies are a few fields of JSON; anything bigger is refused before it is parsed. */
+export const ADMIN_BODY_BYTES = 64 * 1024
+
+const LIMIT_MESSAGE = 'must be an integer from 1 to 1000'
+const limitParam = z
+  .string(LIMIT_MESSAGE)
+  .regex(/^\d+$/, LIMIT_MESSAGE)
+  .transform(Number)
+  .pipe(z.int(LIMIT_MESSAGE).min(1, LIMIT_MESSAGE).max(1000, LIMIT_MESSAGE))
+
+const fieldParam = z.string().superRefine((p, ctx) => {
+  const problem = fieldPathProblem(p)
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+/** GET /diffs: unknown parameters are refused, so a misspelt filter never silently shows everything. */
+const diffsQuery = z.strictObject({
+  route: z.string('must be a route id').optional(),
+  kind: z.enum([...EVENT_KINDS, ...DIFFERENCE_KINDS], `must be one of ${[...EVENT_KINDS, ...DIFFERENCE_KINDS].join(', ')}`).optional(),
+  method: z.string().regex(/^[A-Za-z]+$/, 'must be an HTTP method').optional(),
+  path: z.string().startsWith('/', 'must be a path starting with /').optional(),
+  field: fieldParam.optional(),
+  limit: limitParam.default(100),
+})
+const summaryQuery = z.strictObject({ route: z.string('must be a route id').optional() })
+
+/**
+ * The query parameters each call takes, by route URL; a call not listed takes none. Unknown or
+ * repeated parameters are refused rather than ignored, so a misspelt `limt=5` does not silently
+ * return the default.
+ */
+const QUERY_SCHEMAS: ReadonlyMap<string, z.ZodType> = new Map<string, z.ZodType>([
+  ['/diffs', diffsQuery],
+  ['/diffs/summary', summaryQuery],
+  ['/audit', z.strictObject({ limit: limitParam.default(100) })],
+])
+const NO_QUERY = z.strictObject({})
+
+/** Query problems as `name: message`; an unknown key is named as a query parameter. */
+function queryIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  const out: string[] = []
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') for (const key of issue.keys) out.push(`${key}: unknown query parameter`)
+    else out.push(...formatIssues([issue]))
+  }
+  return out
+}
 
 /** PATCH /routes/:id accepts exactly these fields, validated by the same rules as the config. */
 export const routePatchSchema = z
@@ -36,18 +87,26 @@ export interface AdminApiOptions {
   /** Circuit breaker state per backend (backends with a breaker configured). */
   readonly breakers: () => Promise<Record<string, string>>
   /** Recent diff events, newest first. */
-  readonly diffs: (route: string | undefined, limit: number) => Promise<DiffEvent[]>
+  readonly diffs: (filter: DiffFilter, limit: number) => Promise<DiffEvent[]>
+  /** Every diff since start, grouped by route, method, field and kind. */
+  readonly diffSummary: (route: string | undefined) => Promise<DiffSummary>
   /** Guard windows per route (routes with a guard). */
   readonly guards: () => Promise<Record<string, GuardSnapshot>>
   /** Progressive ramps (routes with a ramp). */
   readonly ramps: RampSet
   /** Learned noise fields per route. */
   readonly noise: () => Promise<Record<string, string[]>>
+  /** One route's noise learning in detail; null when the route does not learn. */
+  readonly noiseDetail: (route: string) => Promise<NoiseSnapshot | null>
+  /** Forgets a route's learned noise (learning starts again); false when the route does not learn. */
+  readonly clearNoise: (route: string) => Promise<boolean>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
 /** `application/json`, `application/merge-patch+json`, with or without parameters. */
 const JSON_MEDIA_TYPE = /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i
+
+
 
 function sendError(reply: FastifyReply, code: ErrorCode, message?: string, details?: readonly string[]): FastifyReply {
   return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(errorBody(code, message, details))
@@ -61,7 +120,12 @@ function parseIfMatch(header: string | undefined): number | undefined | null {
 }
 
 export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
+  const app = Fastify({
+    loggerInstance: opts.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+    bodyLimit: ADMIN_BODY_BYTES,
+  })
   const auth = opts.token === undefined ? null : new TokenAuth(opts.token)
   const routeInfo = new Map(opts.routes.map((r) => [r.id, r]))
 
@@ -85,10 +149,22 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     }
   })
 
+  // every call validates its query string; handlers read the parsed values from request.query
+  app.addHook('preHandler', async (request, reply) => {
+    const schema = QUERY_SCHEMAS.get(request.routeOptions.url ?? '') ?? NO_QUERY
+    const parsed = schema.safeParse(request.query)
+    if (!parsed.success) {
+      const details = queryIssues(parsed.error.issues)
+      return sendError(reply, 'CUTOVER_INVALID_INPUT', details.join('; '), details)
+    }
+    request.query = parsed.data
+  })
+
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof CutoverError) return sendError(reply, err.code, err.message)
-    if ((err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 'CUTOVER_UNSUPPORTED_MEDIA_TYPE')
     const status = (err as { statusCode?: number }).statusCode
+    if (status === 413) return sendError(reply, 'CUTOVER_BODY_TOO_LARGE', `admin request body is over ${ADMIN_BODY_BYTES} bytes`)
+    if (status === 415) return sendError(reply, 'CUTOVER_UNSUPPORTED_MEDIA_TYPE')
     if (status !== undefined && status >= 400 && status < 500) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body is not valid JSON')
     opts.log.error({ err }, 'admin API error')
     return sendError(reply, 'CUTOVER_INTERNAL')
@@ -112,7 +188,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       /** where weight, mirror and readSample came from: config, state-file or runtime */
       sources: opts.store.sources(id),
       breakers,
-      stats: stats[id] ?? { requests: {}, errors: 0 },
+      stats: stats[id] ?? { requests: {}, errors: 0, upstreamErrors: {} },
       noise: noise[id] ?? [],
       guard: guards[id] ?? null,
       ramp: opts.ramps.state(id),
@@ -177,15 +253,37 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     return sendError(reply, 'CUTOVER_NOT_FOUND', "ramp actions are 'pause' and 'resume'")
   })
 
-  app.get<{ Querystring: { route?: string; limit?: string } }>('/diffs', async (request, reply) => {
-    const { route } = request.query
-    const limit = request.query.limit === undefined ? 100 : Number(request.query.limit)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'limit must be an integer from 1 to 1000', ['limit: must be an integer from 1 to 1000'])
-    if (route !== undefined && !routeInfo.has(route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${route}'`)
-    return opts.diffs(route, limit)
+  app.get<{ Querystring: z.output<typeof diffsQuery> }>('/diffs', async (request, reply) => {
+    const { limit, ...filter } = request.query
+    if (filter.route !== undefined && !routeInfo.has(filter.route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${filter.route}'`)
+    return opts.diffs(filter, limit)
   })
 
-  app.get<{ Querystring: { limit?: string } }>('/audit', async (request) => opts.audit.recent(Math.min(1000, Number(request.query.limit ?? 100) || 100)))
+  app.get<{ Querystring: z.output<typeof summaryQuery> }>('/diffs/summary', async (request, reply) => {
+    const { route } = request.query
+    if (route !== undefined && !routeInfo.has(route)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${route}'`)
+    return opts.diffSummary(route)
+  })
+
+  app.get<{ Params: { id: string } }>('/routes/:id/noise', async (request, reply) => {
+    const { id } = request.params
+    if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
+    const detail = await opts.noiseDetail(id)
+    if (detail === null) return sendError(reply, 'CUTOVER_NOT_FOUND', `route '${id}' does not learn noise (compare.learnNoise is false)`)
+    return detail
+  })
+
+  app.delete<{ Params: { id: string } }>('/routes/:id/noise', async (request, reply) => {
+    const { id } = request.params
+    if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
+    if (!(await opts.clearNoise(id))) return sendError(reply, 'CUTOVER_NOT_FOUND', `route '${id}' does not learn noise (compare.learnNoise is false)`)
+    const state = opts.store.get(id)
+    // route state is unchanged; the record says who made the route forget what it learned
+    if (state !== undefined) opts.audit.record({ who: who(request.headers.authorization, request.ip), action: 'noise-clear', route: id, before: state, after: state })
+    return opts.noiseDetail(id)
+  })
+
+  app.get<{ Querystring: { limit: number } }>('/audit', async (request) => opts.audit.recent(request.query.limit))
 
   return app
 }

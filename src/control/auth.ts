@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
+import { CutoverError } from '../errors.ts'
 
 /**
  * Bearer-token check in constant time. Both sides are hashed first so that the comparison is of
@@ -9,6 +10,12 @@ export class TokenAuth {
   readonly #digest: Buffer
 
   constructor(token: string) {
+    // config validation refuses these too; this guards every other way a token arrives. A token
+    // with whitespace could never be presented (the header's token is one \S+ run), and one of
+    // only whitespace would be matched by a header of spaces in a looser check.
+    if (!/^\S+$/.test(token)) {
+      throw new CutoverError('CUTOVER_CONFIG_INVALID', 'admin.token: must not be empty or contain whitespace', { details: ['admin.token: must not contain whitespace'] })
+    }
     this.#digest = sha256(token)
   }
 

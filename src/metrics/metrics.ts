@@ -9,12 +9,14 @@ export interface Metrics {
   readonly duration: Histogram<'route' | 'backend'>
   readonly routeWeight: Gauge<'route'>
   readonly mirror: Counter<'route' | 'outcome'>
+  readonly noiseDifferences: Counter<'route'>
   readonly publish: Counter<'topic' | 'outcome'>
   readonly publishBacklog: Gauge
   readonly noiseFields: Gauge<'route'>
   readonly breakerState: Gauge<'backend'>
   readonly cache: Counter<'route' | 'result'>
   readonly guardTrips: Counter<'route'>
+  readonly upstreamErrors: Counter<'route' | 'backend' | 'reason'>
   /** Where cutover_publish_backlog reads its value at scrape time. */
   setBacklogSource(fn: () => number): void
 }
@@ -51,7 +53,7 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
     }),
     mirror: new Counter({
       name: 'cutover_mirror_total',
-      help: 'Mirrored exchanges by outcome: match, mismatch, error, timeout, skipped',
+      help: 'Mirrored exchanges by outcome: match, noise (differed only in learned noise), mismatch, error, timeout, skipped',
       labelNames: ['route', 'outcome'],
       registers: [registry],
     }),
@@ -89,6 +91,18 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       labelNames: ['route'],
       registers: [registry],
     }),
+    noiseDifferences: new Counter({
+      name: 'cutover_noise_differences_total',
+      help: 'Differences hidden by learned noise fields per route (counted, never reported as mismatches)',
+      labelNames: ['route'],
+      registers: [registry],
+    }),
+    upstreamErrors: new Counter({
+      name: 'cutover_upstream_errors_total',
+      help: 'Backend failures on the client path by route, backend and reason, including those failover or stale-if-error hid from the client',
+      labelNames: ['route', 'backend', 'reason'],
+      registers: [registry],
+    }),
     noiseFields: new Gauge({
       name: 'cutover_noise_fields',
       help: 'Fields learned as noise (differ between two calls to the same backend) per route',
@@ -102,18 +116,28 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
 export interface RouteStats {
   requests: Record<string, number>
   errors: number
+  /** backend → failures it had on this route, also those the client never saw (failover, stale) */
+  upstreamErrors: Record<string, number>
 }
 
-/** Per-route request counts from this process's counter: `{ requests: { legacy, cloud }, errors }`. */
+/**
+ * Per-route request counts from this process's counters:
+ * `{ requests: { legacy, cloud }, errors, upstreamErrors: { legacy, cloud } }`.
+ */
 export async function routeStats(metrics: Metrics): Promise<Record<string, RouteStats>> {
   const out: Record<string, RouteStats> = {}
   const { values } = await metrics.requests.get()
   for (const v of values) {
     const route = String(v.labels.route)
     const backend = String(v.labels.backend)
-    const stats = (out[route] ??= { requests: {}, errors: 0 })
+    const stats = (out[route] ??= { requests: {}, errors: 0, upstreamErrors: {} })
     stats.requests[backend] = (stats.requests[backend] ?? 0) + v.value
     if (Number(v.labels.code) >= 500) stats.errors += v.value
+  }
+  for (const v of (await metrics.upstreamErrors.get()).values) {
+    const backend = String(v.labels.backend)
+    const stats = (out[String(v.labels.route)] ??= { requests: {}, errors: 0, upstreamErrors: {} })
+    stats.upstreamErrors[backend] = (stats.upstreamErrors[backend] ?? 0) + v.value
   }
   return out
 }
@@ -122,9 +146,10 @@ export function mergeRouteStats(parts: readonly Record<string, RouteStats>[]): R
   const out: Record<string, RouteStats> = {}
   for (const part of parts) {
     for (const [route, s] of Object.entries(part)) {
-      const into = (out[route] ??= { requests: {}, errors: 0 })
+      const into = (out[route] ??= { requests: {}, errors: 0, upstreamErrors: {} })
       for (const [b, n] of Object.entries(s.requests)) into.requests[b] = (into.requests[b] ?? 0) + n
       into.errors += s.errors
+      for (const [b, n] of Object.entries(s.upstreamErrors ?? {})) into.upstreamErrors[b] = (into.upstreamErrors[b] ?? 0) + n
     }
   }
   return out

@@ -4,9 +4,10 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import { BodyCollector, type CapturedResponse } from '../compare/captured-response.ts'
 import { compareResponses, compileCompareOptions, type CompareOptions } from '../compare/comparator.ts'
+import { decodeBody } from '../compare/decode.ts'
 import type { DiffLog } from '../compare/diff-log.ts'
 import { FieldMatcher, formatFieldPath } from '../compare/field-path.ts'
-import { NoiseLearner } from '../compare/noise-learner.ts'
+import { NoiseLearner, type NoiseSnapshot } from '../compare/noise-learner.ts'
 import type { CutoverConfig } from '../config/schema.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { DIFF_SCHEMA, REPLAY_SCHEMA, type DiffEvent, type DiffKind, type ReplayEvent } from '../publish/events.ts'
@@ -16,6 +17,7 @@ import type { Upstream } from '../proxy/upstreams.ts'
 import type { BackendBreaker } from '../resilience/breaker.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
+import { WriteClock } from './write-clock.ts'
 
 /** One mirrored exchange, filled in as the primary answers. */
 export interface MirrorJob {
@@ -37,9 +39,12 @@ export interface MirrorJob {
   body: Buffer | null | 'overflow'
   /** this exchange feeds noise learning (reads only) */
   readonly learn: boolean
+  /** the gateway's write clock when the primary call started (noise learning needs it) */
+  readonly writeSeq: number
 }
 
-export type MirrorOutcome = 'match' | 'mismatch' | 'error' | 'timeout' | 'skipped'
+/** `noise`: the answers differed only in learned noise fields (a match for every other purpose) */
+export type MirrorOutcome = 'match' | 'noise' | 'mismatch' | 'error' | 'timeout' | 'skipped'
 
 interface RoutePlan {
   readonly compare: CompareOptions
@@ -70,6 +75,7 @@ export class Mirror {
   readonly #compareBytes: number
   readonly #breakers: ReadonlyMap<string, BackendBreaker>
   readonly #guards: { get(route: string): RouteGuard | undefined } | null
+  readonly #writes = new WriteClock()
   #inFlight = 0
   #idle: (() => void)[] = []
 
@@ -98,7 +104,7 @@ export class Mirror {
         noise: route.compare?.learnNoise === false ? null : new NoiseLearner(),
         mirrorFailedWrites: route.mirrorFailedWrites,
       })
-      for (const outcome of ['match', 'mismatch', 'error', 'timeout', 'skipped'] as const) metrics.mirror.labels(route.id, outcome)
+      for (const outcome of ['match', 'noise', 'mismatch', 'error', 'timeout', 'skipped'] as const) metrics.mirror.labels(route.id, outcome)
     }
   }
 
@@ -111,6 +117,30 @@ export class Mirror {
     const out: Record<string, string[]> = {}
     for (const [id, plan] of this.#plans) if (plan.noise !== null) out[id] = plan.noise.fields.list()
     return out
+  }
+
+  /** One route's noise learning in detail (null: the route does not learn). */
+  noiseSnapshot(routeId: string): NoiseSnapshot | null {
+    return this.#plans.get(routeId)?.noise?.snapshot() ?? null
+  }
+
+  /** Forgets a route's learned noise and starts learning again; false when it does not learn. */
+  clearNoise(routeId: string): boolean {
+    const noise = this.#plans.get(routeId)?.noise
+    if (noise === null || noise === undefined) return false
+    noise.clear()
+    this.#metrics.noiseFields.labels(routeId).set(0)
+    return true
+  }
+
+  /** A write went through the gateway (client-facing path, no query): noise samples around it are void. */
+  noteWrite(routeId: string, path: string): void {
+    this.#writes.note(routeId, path)
+  }
+
+  /** The write clock, for MirrorJob.writeSeq. */
+  get writeSeq(): number {
+    return this.#writes.now()
   }
 
   /** Whether this route wants a noise-learning sample from this read. */
@@ -128,6 +158,7 @@ export class Mirror {
   primaryAnswered(job: MirrorJob, primary: CapturedResponse): void {
     const plan = this.#plans.get(job.routeId)
     if (plan === undefined) return
+    if (job.isWrite) this.#writes.note(job.routeId, pathOnly(job.clientPath))
     if (job.isWrite && primary.status >= 500 && !plan.mirrorFailedWrites) {
       this.#count(job.routeId, 'skipped')
       return
@@ -164,7 +195,9 @@ export class Mirror {
       })
   }
 
-  async #run(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null): Promise<void> {
+  async #run(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null): Promise<void> {
+    // compared (and read by propagate) decoded; the client already has the bytes as sent
+    const primary = answered === null ? null : await decodeBody(answered, this.#compareBytes)
     const body = job.body === 'overflow' ? null : job.body
     const headers = [...job.headers]
     let secondaryBody = body
@@ -186,7 +219,9 @@ export class Mirror {
 
     if (job.learn && primary !== null && plan.noise !== null) {
       const again = await this.#call(job.primary, job.method, job.primaryPath, job.headers, body)
-      if (again.ok) {
+      // a write to this resource between the two calls makes them differ for a real reason
+      if (again.ok && this.#writes.touched(job.routeId, pathOnly(job.clientPath), job.writeSeq)) plan.noise.discard()
+      else if (again.ok) {
         const added = plan.noise.learn(primary, again.response, plan.compare)
         if (added.length > 0) {
           this.#log.info({ route: job.routeId, fields: added }, 'learned noisy fields')
@@ -219,21 +254,27 @@ export class Mirror {
       this.#count(job.routeId, 'error', job, true)
       return
     }
-    const { differences, truncated } = compareResponses(primary, res, plan.compare, plan.noise?.fields)
-    if (differences.length === 0) {
-      this.#count(job.routeId, 'match')
+    const result = compareResponses(primary, res, plan.compare, plan.noise?.fields)
+    if (result.noise > 0) this.#metrics.noiseDifferences.labels(job.routeId).inc(result.noise)
+    if (result.total === 0) {
+      this.#count(job.routeId, result.noise > 0 ? 'noise' : 'match')
       return
     }
     this.#count(job.routeId, 'mismatch')
-    const named = differences.map((d) => {
+    const named = result.differences.map((d) => {
       const secret = isSecretPath(d.path, plan.secrets)
       return {
         path: formatFieldPath(d.path),
+        kind: d.kind,
         [job.primary.name]: secret ? REDACTED : redactJson(d.a, plan.secrets, d.path),
         [job.secondary.name]: secret ? REDACTED : redactJson(d.b, plan.secrets, d.path),
       }
     })
-    this.#emitDiff(job, 'mismatch', primary, res, named, truncated)
+    this.#emitDiff(job, 'mismatch', primary, res, named, result.truncated, undefined, undefined, {
+      total: result.total,
+      noise: result.noise,
+      fields: result.groups.map((g) => ({ path: g.path, kind: g.kind, count: g.count })),
+    })
   }
 
   async #call(upstream: Upstream, method: string, path: string, headers: readonly string[], body: Buffer | null): Promise<Call> {
@@ -259,7 +300,8 @@ export class Mirror {
       for (const [k, v] of Object.entries(res.headers)) if (!RESPONSE_SKIP.has(k)) headersOut[k] = v
       return {
         ok: true,
-        response: { status: res.statusCode, headers: headersOut, body: collector.body, length: collector.length, truncated: collector.truncated, latencyMs: performance.now() - started },
+        // latencyMs is read before decoding: it is the backend's time, not Cutover's
+        response: await decodeBody({ status: res.statusCode, headers: headersOut, body: collector.body, length: collector.length, truncated: collector.truncated, latencyMs: performance.now() - started }, this.#compareBytes),
       }
     } catch (err) {
       const e = err as Error & { code?: string; name?: string }
@@ -286,6 +328,7 @@ export class Mirror {
     truncated: boolean,
     reason?: string,
     secondaryLatency?: number,
+    counts: Pick<DiffEvent, 'total' | 'noise' | 'fields'> = { total: differences.length, noise: 0, fields: [] },
   ): void {
     const p = job.primary.name
     const s = job.secondary.name
@@ -303,6 +346,7 @@ export class Mirror {
       status: { [p]: primary?.status ?? null, [s]: secondary?.status ?? null },
       latencyMs: { [p]: round(primary?.latencyMs), [s]: round(secondary?.latencyMs ?? secondaryLatency) },
       differences,
+      ...counts,
       truncated,
     }
     if (reason !== undefined) event.reason = reason
@@ -333,6 +377,11 @@ export class Mirror {
     }
     this.#publisher.publish('replay', job.routeId, event)
   }
+}
+
+function pathOnly(clientPath: string): string {
+  const q = clientPath.indexOf('?')
+  return q < 0 ? clientPath : clientPath.slice(0, q)
 }
 
 function round(ms: number | undefined): number | null {

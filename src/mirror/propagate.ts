@@ -11,12 +11,11 @@ export interface Propagation {
 
 export function compilePropagations(list: readonly { from: string; to: string }[] | undefined): Propagation[] {
   return (list ?? []).map(({ from, to }) => {
-    const dot = to.indexOf('.')
-    const kind = to.slice(0, dot)
-    const rest = to.slice(dot + 1)
+    const header = /^headers?\.(.+)$/.exec(to)
     return {
       from: parseFieldPath(from),
-      to: kind === 'header' ? { kind: 'header', name: rest.toLowerCase() } : { kind: 'body', path: parseFieldPath(rest) },
+      // a body target keeps its `body` root: setPath writes into { body: request JSON }
+      to: header !== null ? { kind: 'header', name: (header[1] as string).toLowerCase() } : { kind: 'body', path: parseFieldPath(to) },
     }
   })
 }
@@ -34,7 +33,11 @@ export function setPath(target: unknown, path: readonly Segment[], value: unknow
   let v: unknown = target
   for (let i = 0; i < path.length - 1; i++) {
     if (v === null || typeof v !== 'object') return false
-    v = (v as Record<string | number, unknown>)[path[i] as string | number]
+    const o = v as Record<string | number, unknown>
+    const key = path[i] as string | number
+    // a missing object on the way is made (`to: 'body.meta.id'` into a body without `meta`)
+    if (o[key] === undefined && typeof path[i + 1] === 'string') o[key] = {}
+    v = o[key]
   }
   if (v === null || typeof v !== 'object') return false
   ;(v as Record<string | number, unknown>)[path[path.length - 1] as string | number] = value

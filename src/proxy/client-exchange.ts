@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { CutoverError } from '../errors.ts'
 import { stripResponseHeaders } from './headers.ts'
 import { sendGatewayError } from './errors-reply.ts'
-import { classifyUpstreamError } from './upstream-error.ts'
+import { classifyUpstreamError, nothingSent, upstreamErrorReason, type UpstreamErrorReason } from './upstream-error.ts'
 import type { RouteMetrics } from './route-metrics.ts'
 import type { BodyCollector } from '../compare/captured-response.ts'
 import type { BodyCapture } from '../mirror/body-capture.ts'
@@ -21,6 +21,15 @@ export interface MirrorTap {
   /** the request body's copy, when it had one */
   readonly capture: BodyCapture | null
   readonly collector: BodyCollector
+}
+
+/** Resends a request that got no answer from its backend to the route's other side. */
+export interface Failover {
+  /** a safe method (RFC 9110 §9.2.1): resent after any failure but a deadline; otherwise only when the request never reached the backend */
+  readonly safe: boolean
+  /** false when the other side cannot take it now (its breaker is open) */
+  available(): boolean
+  resend(): void
 }
 
 /**
@@ -45,8 +54,8 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #cacheTap: CacheTap | null = null
   /** a write's client-facing path: its cached reads are dropped again once it has an answer */
   #invalidate: { cache: CacheTap['cache']; path: string } | null = null
-  /** For safe methods: resend to the other backend when this one fails before answering. */
-  failover: (() => void) | null = null
+  /** Resend to the other backend when this one fails before the client got anything. */
+  failover: Failover | null = null
   /** the backend's address in URL-bearing answer headers becomes the client's (see backend-urls.ts) */
   #urls: { rewriter: BackendUrls; client: string; hostname: string } | null = null
   #headers: IncomingHttpHeaders | null = null
@@ -95,8 +104,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     tap.counters.stale.inc()
     this.#done = true
     this.#clearTimer()
-    const now = performance.now()
-    this.#metrics.record(tap.lookup.entry.status, (now - this.#start) / 1000, now)
+    this.#metrics.recordServed(tap.lookup.entry.status, (performance.now() - this.#start) / 1000)
     serveEntry(this.#res, tap.lookup.entry, 'stale', this.#requestId, tap.cache, false)
     return true
   }
@@ -138,6 +146,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#ticket !== null) this.#settle(statusCode >= 500 ? new Error(`upstream answered ${statusCode}`) : null)
     if (this.#cacheTap !== null) {
       if (statusCode >= 500 && this.#serveStale()) {
+        this.#hiddenFailure('5xx')
         // the rest of this answer is not wanted
         controller.abort(new Error('served stale'))
         return
@@ -145,6 +154,8 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
       this.#cacheTap.counters.miss.inc()
       headers['x-cutover-cache'] = 'miss'
     }
+    // passed through: the client's 5xx, recorded when it ends, is what the guard sees
+    if (statusCode >= 500) this.#metrics.upstreamError('5xx', false)
     stripResponseHeaders(headers)
     if (this.#urls !== null && this.#urls.rewriter.rewrite(headers, this.#urls.client, this.#urls.hostname) && this.#cacheTap !== null) {
       // the answer now names this client's Host, which the cache key does not hold: never cache
@@ -209,26 +220,39 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#done) return
     this.#settle(err)
-    if (this.#serveStale()) {
+    const code = classifyUpstreamError(err)
+    // the client's own body was over the limit: nothing the backend did
+    const backendFailed = code !== 'CUTOVER_BODY_TOO_LARGE'
+    if (backendFailed && this.#serveStale()) {
+      this.#hiddenFailure(upstreamErrorReason(err))
       this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; served stale from cache')
       return
     }
     this.#cacheDone()
-    const code = classifyUpstreamError(err)
-    if (this.failover !== null && !this.#res.headersSent && code !== 'CUTOVER_UPSTREAM_TIMEOUT') {
-      // a safe request (RFC 9110 §9.2.1) that got no answer can go to the other side unchanged
+    const f = this.failover
+    if (f !== null && backendFailed && !this.#res.headersSent && code !== 'CUTOVER_UPSTREAM_TIMEOUT' && (f.safe || nothingSent(err)) && f.available()) {
+      // nothing reached the client, and either the method is safe or nothing reached the backend:
+      // the other side can take the request unchanged
       this.#done = true
       this.#clearTimer()
       this.#res.removeListener('close', this.#onClientClose)
-      this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; read sent to the other backend')
-      this.failover()
+      this.#hiddenFailure(upstreamErrorReason(err))
+      this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; request sent to the other backend')
+      f.resend()
       return
     }
+    if (backendFailed) this.#metrics.upstreamError(upstreamErrorReason(err), false)
     const status = code === 'CUTOVER_BODY_TOO_LARGE' ? 413 : this.#res.headersSent ? this.#status : code === 'CUTOVER_UPSTREAM_TIMEOUT' ? 504 : 502
     this.#finish(status)
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
     sendGatewayError(this.#res, code, this.#requestId, this.#backend, code === 'CUTOVER_BODY_TOO_LARGE')
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed()
+  }
+
+  /** The backend failed but the client is answered another way: the failure still counts against it. */
+  #hiddenFailure(reason: UpstreamErrorReason): void {
+    const now = performance.now()
+    this.#metrics.upstreamError(reason, true, (now - this.#start) / 1000, now)
   }
 
   /** Records the outcome once; returns the exchange's latency in ms. */
@@ -254,7 +278,9 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#settle(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
     // mark the exchange done before aborting: the abort reports back through onResponseError
     const stale = this.#serveStale()
-    if (!stale) {
+    if (stale) this.#hiddenFailure('timeout')
+    else {
+      this.#metrics.upstreamError('timeout', false)
       this.#cacheDone()
       this.#finish(504)
     }

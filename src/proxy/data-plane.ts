@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_METHODS } from '../config/defaults.ts'
@@ -10,12 +12,49 @@ export interface DataPlaneOptions {
   readonly log: Logger
   /** set to true when a drain starts */
   readonly draining: { value: boolean }
+  /** limits.bodyBytes: an `Expect: 100-continue` over it gets the 413 instead of the 100 */
+  readonly bodyLimit: number
 }
 
 const CLIENT_ERROR_RESPONSE = (() => {
   const body = errorBody('CUTOVER_BAD_REQUEST')
   return `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
 })()
+
+/** Sockets whose malformed request has been handled (the parser reports it again on more data). */
+const refused = new WeakSet<Socket>()
+
+/**
+ * Answers a malformed request with 400 and closes, but only after the answers to the requests
+ * that came before it on the same connection (pipelined) have gone out: those requests were
+ * valid and may already have been applied by a backend. Node queues pipelined responses and
+ * writes one at a time; the one writing is `socket._httpMessage` (not public API, but the field
+ * node's own clientError fallback checks), and when it finishes node hands the socket to the next.
+ */
+function refuseAfterPending(socket: Socket): void {
+  if (refused.has(socket)) return
+  refused.add(socket)
+  const next = (): void => {
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+    if (pending !== null && pending !== undefined && !pending.writableFinished && !socket.destroyed) {
+      if (pending.req.complete) {
+        // an earlier request, whole: its answer goes first. 'finish' runs node's own handler
+        // first, which moves the socket on to the next response
+        pending.once('finish', next)
+        return
+      }
+      // the error is inside the request being answered (a bad chunk in its body): it can never
+      // end, so it gets the 400 now, or a cut connection when its answer has already started
+      if (pending.headersSent) {
+        socket.destroy()
+        return
+      }
+    }
+    if (socket.writable) socket.end(CLIENT_ERROR_RESPONSE)
+    else socket.destroy()
+  }
+  next()
+}
 
 /**
  * The client-facing server. fastify owns connections, HTTP parsing, lifecycle and close; every
@@ -36,13 +75,19 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
     requestIdHeader: false,
     // malformed HTTP never reaches a handler: answer it in the gateway's error shape
     clientErrorHandler(_err, socket) {
-      if (socket.writable) socket.end(CLIENT_ERROR_RESPONSE)
-      else socket.destroy()
+      refuseAfterPending(socket as Socket)
     },
     frameworkErrors(_err, req, reply) {
       reply.hijack()
       sendGatewayError(reply.raw, 'CUTOVER_BAD_PATH', typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined)
     },
+  })
+
+  // RFC 9110 §10.1.1: a client that waits for 100 before sending its body gets the 413 instead
+  // when its Content-Length is over the limit (the Forwarder refuses it before reading anything)
+  app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!(Number(req.headers['content-length']) > opts.bodyLimit)) res.writeContinue()
+    app.server.emit('request', req, res)
   })
 
   // Bodies are streamed upstream untouched: no content-type parser may read them.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
@@ -10,7 +10,7 @@ import { BodyCollector } from '../compare/captured-response.ts'
 import { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import type { BackendBreaker } from '../resilience/breaker.ts'
-import { BodyLimit } from './body-limit.ts'
+import { BodyLimit, readBody } from './body-limit.ts'
 import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
@@ -102,6 +102,7 @@ export class Forwarder {
       forwardedProto: undefined,
       forwardedHost: undefined,
       host: undefined,
+      duplicateHost: false,
       contentLength: 0,
       chunked: false,
     }
@@ -111,6 +112,12 @@ export class Forwarder {
     if (path === null) {
       this.#metrics.get(NO_ROUTE, NO_ROUTE).record(400, (performance.now() - start) / 1000)
       sendGatewayError(res, 'CUTOVER_BAD_PATH', requestId)
+      return
+    }
+    if (facts.duplicateHost) {
+      // RFC 9112 §3.2: two Host lines name two targets; the gateway and a backend could each pick another one
+      this.#metrics.get(NO_ROUTE, NO_ROUTE).record(400, (performance.now() - start) / 1000)
+      sendGatewayError(res, 'CUTOVER_BAD_REQUEST', requestId, undefined, true)
       return
     }
 
@@ -154,6 +161,7 @@ export class Forwarder {
             headers,
             body: null,
             learn: !isWrite && this.#mirror.wantsNoiseSample(routeId),
+            writeSeq: this.#mirror.writeSeq,
           }
         }
       }
@@ -172,9 +180,11 @@ export class Forwarder {
       return
     }
 
+    // noise learning must know that this write came between two reads of what it changes
+    if (this.#mirror !== null && !SAFE_METHODS.has(method)) this.#mirror.noteWrite(routeId, path)
     const routeMetrics = this.#metrics.get(routeId, upstream.name)
     if (facts.contentLength > this.#bodyLimit) {
-      routeMetrics.record(413, (performance.now() - start) / 1000)
+      routeMetrics.recordServed(413, (performance.now() - start) / 1000)
       sendGatewayError(res, 'CUTOVER_BODY_TOO_LARGE', requestId, undefined, true)
       return
     }
@@ -190,9 +200,34 @@ export class Forwarder {
     if (idempotencyKey !== undefined) headers.push('idempotency-key', idempotencyKey)
 
     const hasBody = facts.chunked || facts.contentLength > 0
-    let body: Readable | null = null
+    if (job !== null) job.idempotencyKey = idempotencyKey
+    const out: Outgoing = { req, res, upstream, routeId, requestId, routeMetrics, start, method, path, target, query, headers, body: null, job, capture: null, found, cacheTap: null, invalidate: null, client: forwardedHost === undefined ? null : `${proto}://${forwardedHost}` }
+    if (!hasBody) {
+      this.#proceed(out)
+      return
+    }
+    if (found === null || !found.route.config.streamBody) {
+      // the body reaches a backend only once it is known to fit (and can then be sent again on failover)
+      readBody(req, this.#bodyLimit, upstream.timeoutMs, (body) => {
+        if (body === 'too-large' || body === 'timeout') {
+          // the client's doing, not the backend's: counted for the client only
+          routeMetrics.recordServed(body === 'timeout' ? 408 : 413, (performance.now() - start) / 1000)
+          sendGatewayError(res, body === 'timeout' ? 'CUTOVER_BODY_TIMEOUT' : 'CUTOVER_BODY_TOO_LARGE', requestId, undefined, true)
+          return
+        }
+        if (body === 'aborted') {
+          routeMetrics.record(499, (performance.now() - start) / 1000)
+          return
+        }
+        if (job !== null) job.body = body.length > this.#mirrorBodyLimit ? 'overflow' : body
+        this.#proceed({ ...out, body })
+      })
+      return
+    }
+    // streamBody: the route opted into streaming; a chunked body over the limit is cut on its way
+    let body: Readable
     let capture: BodyCapture | null = null
-    if (job !== null && hasBody) {
+    if (job !== null) {
       if (facts.contentLength > this.#mirrorBodyLimit) {
         job.body = 'overflow'
         body = facts.chunked ? req.pipe(new BodyLimit(this.#bodyLimit)) : req
@@ -200,12 +235,13 @@ export class Forwarder {
         capture = new BodyCapture(this.#mirrorBodyLimit, this.#bodyLimit)
         body = req.pipe(capture)
       }
-    } else if (facts.chunked) body = req.pipe(new BodyLimit(this.#bodyLimit))
-    else if (facts.contentLength > 0) body = req
+    } else body = facts.chunked ? req.pipe(new BodyLimit(this.#bodyLimit)) : req
+    this.#proceed({ ...out, body, capture })
+  }
 
-    if (job !== null) job.idempotencyKey = idempotencyKey
-    const out: Outgoing = { res, upstream, routeId, requestId, routeMetrics, start, method, path, target, query, headers, body, job, capture, found, cacheTap: null, invalidate: null, client: forwardedHost === undefined ? null : `${proto}://${forwardedHost}` }
-
+  /** The cache stage (hit, shared fill, or invalidation), then the send. */
+  #proceed(out: Outgoing): void {
+    const { method, path, query, found, routeId, req } = out
     const cache = this.#cache
     if (cache !== null) {
       if (!SAFE_METHODS.has(method)) {
@@ -248,13 +284,13 @@ export class Forwarder {
   #serveCached(out: Outgoing, entry: CachedEntry): void {
     const cache = this.#cache as ReadCache
     serveEntry(out.res, entry, 'hit', out.requestId, cache, out.method === 'HEAD')
-    const now = performance.now()
-    this.#metrics.get(out.routeId, entry.backend).record(entry.status, (now - out.start) / 1000, now)
+    // a hit is not the backend's doing: counted for the client, not fed to the route's guard
+    this.#metrics.get(out.routeId, entry.backend).recordServed(entry.status, (performance.now() - out.start) / 1000)
   }
 
   /** Streams the request to its upstream through a ClientExchange with whatever taps it needs. */
   #send(out: Outgoing): void {
-    const { res, upstream, routeId, requestId, routeMetrics, start, method, path, query, headers, body, job, found } = out
+    const { res, upstream, routeId, requestId, routeMetrics, start, method, query, headers, body, job, found } = out
     const exchange = new ClientExchange(res, upstream.name, routeId, requestId, routeMetrics, start, upstream.timeoutMs, this.#log)
     if (out.client !== null) exchange.rewriteUrls(upstream.urls, out.client, hostnameOf(out.client.slice(out.client.indexOf('://') + 3)))
     if (job !== null && this.#mirror !== null) {
@@ -263,33 +299,37 @@ export class Forwarder {
     if (out.cacheTap !== null) exchange.fillCache(out.cacheTap)
     if (out.invalidate !== null && this.#cache !== null) exchange.invalidateAfter(this.#cache, out.invalidate)
     const breaker = this.#breakers.get(upstream.name)
-    if (breaker !== undefined) {
-      exchange.guard(breaker.ticket())
-      if (found !== null && body === null && SAFE_METHODS.has(method)) {
-        const other = upstream === this.#cloud ? this.#legacy : this.#cloud
-        const { route, match } = found
-        exchange.failover = () => {
-          if (!this.#allows(other)) {
-            routeMetrics.record(502, (performance.now() - start) / 1000)
-            sendGatewayError(res, 'CUTOVER_UPSTREAM_UNAVAILABLE', requestId, upstream.name)
-            return
-          }
-          // the retry is a plain send to the other side: no second failover, no mirror, no cache fill
-          this.#send({
-            ...out,
-            upstream: other,
-            routeMetrics: this.#metrics.get(routeId, other.name),
-            target: upstreamPath(route, match, other.name, path),
-            job: null,
-            capture: null,
-            found: null,
-            cacheTap: null,
-            invalidate: null,
-          })
-        }
+    if (breaker !== undefined) exchange.guard(breaker.ticket())
+    // a routed request whose body is in memory (or absent) can be sent again to the other side
+    if (found !== null && !(body instanceof Readable)) {
+      const other = upstream === this.#cloud ? this.#legacy : this.#cloud
+      exchange.failover = {
+        safe: SAFE_METHODS.has(method),
+        available: () => this.#allows(other),
+        resend: () => this.#resend(out, other),
       }
     }
     upstream.pool.dispatch({ method, path: upstream.basePath + out.target + query, headers, body }, exchange)
+  }
+
+  /**
+   * The failover retry: a plain send to the other side, with no second failover and no cache
+   * fill. A mirrored write keeps its mirror with the sides swapped, so the side that failed still
+   * gets the write (as the mirrored copy, or through replay when it fails again).
+   */
+  #resend(out: Outgoing, other: Upstream): void {
+    const { route, match } = out.found as RouteMatch
+    const job = out.job !== null && out.job.isWrite ? swapSides(out.job) : null
+    this.#send({
+      ...out,
+      upstream: other,
+      routeMetrics: this.#metrics.get(out.routeId, other.name),
+      target: upstreamPath(route, match, other.name, out.path),
+      job,
+      capture: null,
+      found: null,
+      cacheTap: null,
+    })
   }
 
   #allows(upstream: Upstream): boolean {
@@ -300,6 +340,7 @@ export class Forwarder {
 
 /** Everything #send needs about one request, decided by handle(). */
 interface Outgoing {
+  readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly upstream: Upstream
   readonly routeId: string
@@ -313,7 +354,8 @@ interface Outgoing {
   readonly target: string
   readonly query: string
   readonly headers: string[]
-  readonly body: Readable | null
+  /** a Buffer once read in full (the default), a stream on a `streamBody` route */
+  readonly body: Readable | Buffer | null
   readonly job: MirrorJob | null
   readonly capture: BodyCapture | null
   readonly found: RouteMatch | null
@@ -321,6 +363,10 @@ interface Outgoing {
   invalidate: string | null
   /** `proto://host` the client reached the gateway at, for rewriting backend URLs; null without a Host */
   readonly client: string | null
+}
+
+function swapSides(job: MirrorJob): MirrorJob {
+  return { ...job, primary: job.secondary, secondary: job.primary, primaryPath: job.secondaryPath, secondaryPath: job.primaryPath }
 }
 
 function mustGet(upstreams: ReadonlyMap<string, Upstream>, name: string): Upstream {

@@ -34,6 +34,8 @@ export interface ClientHeaderFacts {
   forwardedProto: string | undefined
   forwardedHost: string | undefined
   host: string | undefined
+  /** more than one Host line: RFC 9112 §3.2 says answer 400 */
+  duplicateHost: boolean
   contentLength: number
   chunked: boolean
 }
@@ -78,6 +80,7 @@ export function copyRequestHeaders(raw: readonly string[], out: string[], facts:
           facts.forwardedHost ??= value
           break
         case 'host':
+          if (facts.host !== undefined) facts.duplicateHost = true
           facts.host = value
           break
         case 'transfer-encoding':

@@ -1,6 +1,7 @@
 import type { Counter, Histogram } from 'prom-client'
 import type { Metrics } from '../metrics/metrics.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
+import type { UpstreamErrorReason } from './upstream-error.ts'
 
 /**
  * Metric children for one (route, backend) pair, resolved once so the hot path does no label
@@ -12,6 +13,8 @@ export class RouteMetrics {
   readonly #counter: Counter<'route' | 'backend' | 'code'>
   readonly #duration: Histogram.Internal<'route' | 'backend'>
   readonly #codes = new Map<number, Counter.Internal>()
+  readonly #upstreamErrors: Counter<'route' | 'backend' | 'reason'>
+  readonly #reasons = new Map<UpstreamErrorReason, Counter.Internal>()
   /** the route's guard, when it has one and this is legacy or cloud */
   readonly #guard: RouteGuard | null
 
@@ -20,6 +23,7 @@ export class RouteMetrics {
     this.#backend = backend
     this.#counter = metrics.requests
     this.#duration = metrics.duration.labels(route, backend)
+    this.#upstreamErrors = metrics.upstreamErrors
     this.#guard = backend === 'legacy' || backend === 'cloud' ? guard : null
   }
 
@@ -27,6 +31,19 @@ export class RouteMetrics {
   record(status: number, seconds: number, at?: number): void {
     // 499: the client left; that says nothing about the backend
     if (this.#guard !== null && status !== 499) this.#guard.recordResponse(this.#backend as 'legacy' | 'cloud', status, seconds * 1000, at)
+    this.#count(status, seconds)
+  }
+
+  /**
+   * An answer the client got on this backend's behalf that the backend did not give now (a cache
+   * hit, or a stale copy served because it failed): counted for the client, not fed to the guard,
+   * which judges what the backend itself did.
+   */
+  recordServed(status: number, seconds: number): void {
+    this.#count(status, seconds)
+  }
+
+  #count(status: number, seconds: number): void {
     let child = this.#codes.get(status)
     if (child === undefined) {
       child = this.#counter.labels(this.#route, this.#backend, String(status))
@@ -34,6 +51,22 @@ export class RouteMetrics {
     }
     child.inc()
     this.#duration.observe(seconds)
+  }
+
+  /**
+   * The backend failed this exchange (transport error, deadline, 5xx answer), whether or not the
+   * client saw it. `hidden`: the client got an answer from elsewhere (failover, stale-if-error), so
+   * no record() carries this failure to the guard: it is counted as a 502 from this backend here,
+   * taking `seconds` (until the failure) as its latency.
+   */
+  upstreamError(reason: UpstreamErrorReason, hidden: boolean, seconds = 0, at?: number): void {
+    let child = this.#reasons.get(reason)
+    if (child === undefined) {
+      child = this.#upstreamErrors.labels(this.#route, this.#backend, reason)
+      this.#reasons.set(reason, child)
+    }
+    child.inc()
+    if (hidden && this.#guard !== null) this.#guard.recordResponse(this.#backend as 'legacy' | 'cloud', 502, seconds * 1000, at)
   }
 }
 

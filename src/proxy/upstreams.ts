@@ -48,3 +48,15 @@ export function createUpstreams(config: CutoverConfig): Map<string, Upstream> {
 export async function closeUpstreams(upstreams: ReadonlyMap<string, Upstream>): Promise<void> {
   await Promise.all([...upstreams.values()].map((u) => u.pool.close()))
 }
+
+/** Closes the pools, waiting up to `ms` for requests still in flight, then cuts them. */
+export async function closeUpstreamsWithin(upstreams: ReadonlyMap<string, Upstream>, ms: number): Promise<void> {
+  const closed = closeUpstreams(upstreams)
+  let timer: NodeJS.Timeout | undefined
+  const late = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))])
+  clearTimeout(timer)
+  if (!late) return
+  // pool.close() waits for every queued request; destroy() fails them at once
+  await Promise.all([...upstreams.values()].map((u) => u.pool.destroy()))
+  await closed.catch(() => undefined)
+}

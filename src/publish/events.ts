@@ -1,10 +1,11 @@
 /** Versioned event shapes on the Kafka topics (docs/events.md). */
+import type { DifferenceKind } from '../compare/json-diff.ts'
 
 export const DIFF_SCHEMA = 'cutover.diff/v1'
 export const REPLAY_SCHEMA = 'cutover.replay/v1'
 export const AUDIT_SCHEMA = 'cutover.audit/v1'
 
-export type DiffKind = 'mismatch' | 'secondary-error' | 'secondary-timeout' | 'not-mirrored'
+export type DiffKind = 'mismatch' | 'secondary-error' | 'secondary-timeout' | 'not-mirrored' | 'primary-unknown'
 
 export interface DiffEvent {
   schema: typeof DIFF_SCHEMA
@@ -19,7 +20,15 @@ export interface DiffEvent {
   kind: DiffKind
   status: Record<string, number | null>
   latencyMs: Record<string, number | null>
-  differences: { path: string; [backend: string]: unknown }[]
+  /** the first differences in full (at most the route's compare.maxExamples) */
+  differences: { path: string; kind: DifferenceKind; [backend: string]: unknown }[]
+  /** every difference, counted by generalised path (`body.items[*].price`) and kind */
+  fields: { path: string; kind: DifferenceKind; count: number }[]
+  /** how many differences there were in all */
+  total: number
+  /** how many differences learned noise hid (counted, not listed) */
+  noise: number
+  /** true when `differences` does not show all `total`, or `fields` was cut */
   truncated: boolean
   /** for secondary-error / secondary-timeout / not-mirrored: why, in words */
   reason?: string

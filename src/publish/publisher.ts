@@ -14,8 +14,12 @@ export interface Publisher {
   publish(topic: Topic, key: string, value: unknown): void
   /** Events not yet delivered to their final sink. */
   backlog(): number
-  close(): Promise<void>
+  /** `flushMs`: how long queued events may take to reach Kafka before the rest goes to the spool (default 2000). */
+  close(flushMs?: number): Promise<void>
 }
+
+/** How long close() gives the memory queue to reach Kafka by default. */
+export const CLOSE_FLUSH_MS = 2000
 
 interface PublisherDeps {
   readonly config: CutoverConfig
@@ -43,7 +47,7 @@ abstract class SpoolingPublisher implements Publisher {
 
   abstract publish(topic: Topic, key: string, value: unknown): void
   abstract backlog(): number
-  abstract close(): Promise<void>
+  abstract close(flushMs?: number): Promise<void>
 
   protected toSpool(record: OutgoingRecord): void {
     if (this.spool.append(record)) {
@@ -246,9 +250,9 @@ export class KafkaPublisher extends SpoolingPublisher {
     }
   }
 
-  async close(): Promise<void> {
+  async close(flushMs = CLOSE_FLUSH_MS): Promise<void> {
     // give the memory queue one chance to reach Kafka, then keep what is left on disk
-    if (this.#mode === 'memory' && this.#queue.length > 0) await Promise.race([this.#flush(), new Promise((r) => setTimeout(r, 2000))])
+    if (this.#mode === 'memory' && this.#queue.length > 0) await Promise.race([this.#flush(), new Promise((r) => setTimeout(r, flushMs))])
     this.#closed = true
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     for (const r of this.#queue.splice(0)) this.toSpool(r)

@@ -22,9 +22,10 @@ const NOOP_TICKET: BreakerTicket = { success() {}, failure() {}, release() {} }
 /**
  * One circuit breaker per backend, built at start (opossum). The data plane streams, so the
  * breaker does not wrap a function call: each request takes a ticket, and the exchange settles
- * it when the backend's answer (or failure) is known. Settings that keep the failure path cheap
- * (shared/notes/proxy-mechanics.md): no opossum timeout (undici owns time), no rolling
- * percentiles (prom-client histograms do that), no snapshots.
+ * it when the backend's answer (or failure) is known. Settings that keep the failure path cheap:
+ * no opossum timeout (it does not cancel the call; undici owns time), no rolling percentiles
+ * (opossum sorts the whole window on every failure; prom-client histograms do that job), no
+ * snapshots.
  */
 export class BackendBreaker {
   readonly name: string

@@ -1,5 +1,5 @@
 /**
- * RouteGuard: one route's cloud SLO over a sliding window (DESIGN.md, Control plane → Guards).
+ * RouteGuard: one route's cloud SLO over a sliding window (docs/guards.md).
  *
  * API
  *   const guard = new RouteGuard(route.guard)          // config: see GuardConfig (schema.ts)
@@ -13,7 +13,10 @@
  * - recordResponse: every answer a backend gave on this route, with the status the client saw
  *   (gateway-made 502/503/504 included) and the time to that answer. Status >= 500 is an error.
  *   Latency is recorded for errors too: it is what the client lived through (a fast 503 from an
- *   open breaker lowers p99, but the error-rate rule sees it).
+ *   open breaker lowers p99, but the error-rate rule sees it). A failure the client never saw
+ *   (failover to the other side, a stale cached copy) is fed as a 502 from the backend that
+ *   failed, and the failover's answer as the other side's: the guard judges what cloud did, not
+ *   what the client finally got (RouteMetrics.upstreamError). Cache hits are not fed.
  * - recordMirror: the mirror's MirrorOutcome for the route. `error` and `timeout` count as
  *   mismatches: the secondary failed to give the primary's answer, and for a write that means
  *   the two stores now differ, which is what the mismatch SLO exists to catch. Leaving them out
@@ -205,7 +208,7 @@ export class RouteGuard {
     if (outcome === 'skipped') return
     const t = at === undefined ? this.#now() : at
     if (t >= this.#rotateAt) this.#rotate(t)
-    if (outcome === 'match') this.#bump(MATCH)
+    if (outcome === 'match' || outcome === 'noise') this.#bump(MATCH)
     else {
       this.#bump(MISMATCH)
       if (outcome !== 'mismatch') this.#bump(MIRROR_FAIL)

@@ -1,6 +1,6 @@
 /**
  * RampController: steps one route's cloud weight up a ladder while its guard stays green
- * (DESIGN.md, Control plane → Guards → "optional progressive ramp").
+ * (docs/guards.md, progressive ramps).
  *
  * API
  *   const ramp = new RampController(route.ramp, {              // { steps, intervalMs } (schema.ts)

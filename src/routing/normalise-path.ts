@@ -7,6 +7,9 @@
  * - Encoded `/` and `\` (`%2F`, `%5C`), a raw `\` and NUL are refused: backends disagree on whether
  *   they separate segments, which is how rules get bypassed.
  * - Dot segments are removed (RFC 3986 §5.2.4); climbing above the root is refused.
+ * - A dot segment carrying `;` parameters (`/a/..;/b`, `/.;x/`) is refused: servlet containers
+ *   and other backends strip `;params` before resolving dots, so they read `..;` as `..` and the
+ *   path climbs after it was matched.
  * - Runs of `/` collapse to one.
  *
  * Returns the normalised path, or null when the path must be refused (400).
@@ -46,6 +49,7 @@ export function normalisePath(path: string): string | null {
   for (let i = 1; i < segments.length; i++) {
     const seg = segments[i] as string
     const last = i === segments.length - 1
+    if (seg.startsWith('.;') || seg.startsWith('..;')) return null
     if (seg === '.' || (seg === '' && !last)) continue
     if (seg === '..') {
       if (out.length === 0) return null

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FieldMatcher, formatFieldPath, generalise, parseFieldPath, type Segment } from '../../src/compare/field-path.ts'
+import { FieldMatcher, formatFieldPath, generalise, parseFieldPath, type Segment, fieldPathProblem } from '../../src/compare/field-path.ts'
 
 describe('parseFieldPath', () => {
   it.each<[string, Segment[]]>([
@@ -134,5 +134,41 @@ describe('FieldMatcher', () => {
 
   it('throws on an invalid pattern at construction', () => {
     expect(() => new FieldMatcher(['body.items[x]'])).toThrow(/is not a field path/)
+  })
+})
+
+describe('one grammar both ways: what events report parses back', () => {
+  it('round-trips reported paths, including keys that are not plain names', () => {
+    const segments: (string | number)[][] = [
+      ['status'],
+      ['headers', 'etag'],
+      ['body'],
+      ['body', 3, 'id'],
+      ['body', 'items', 12, 'price'],
+      ['body', 'a.b', 'c d'],
+      ['body', '[x]', 'quote"d'],
+      ['body', ''],
+    ]
+    for (const s of segments) expect(parseFieldPath(formatFieldPath(s))).toEqual(s)
+    expect(formatFieldPath(['body', 'a.b', 0])).toBe('body["a.b"][0]')
+  })
+
+  it('accepts the wildcard forms users paste into the config', () => {
+    expect(parseFieldPath('body[*].id')).toEqual(['body', '*', 'id'])
+    expect(parseFieldPath('body[*]')).toEqual(['body', '*'])
+    expect(parseFieldPath('body.*.etag')).toEqual(['body', '*', 'etag'])
+    expect(parseFieldPath('headers.ETag')).toEqual(['headers', 'etag'])
+  })
+
+  it('says what is wrong, and where', () => {
+    expect(fieldPathProblem('bodyy.x')).toMatch(/must start with 'status', 'headers' or 'body'/)
+    expect(fieldPathProblem('body..x')).toMatch(/empty name at character 5/)
+    expect(fieldPathProblem('body[x]')).toMatch(/\[x\]' must be an index/)
+    expect(fieldPathProblem('body[3')).toMatch(/unclosed '\['/)
+    expect(fieldPathProblem('status.code')).toMatch(/'status' has no parts/)
+    expect(fieldPathProblem('headers.a.b')).toMatch(/one header name/)
+    expect(fieldPathProblem('body.a b')).toMatch(/write it as \["a b"\]/)
+    expect(fieldPathProblem('body[*].id', false)).toMatch(/may not contain a wildcard/)
+    expect(fieldPathProblem('body[3].id')).toBeUndefined()
   })
 })

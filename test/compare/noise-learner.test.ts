@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import type { CapturedResponse } from '../../src/compare/captured-response.ts'
-import { compareResponses, compileCompareOptions, differencePath, MAX_DIFFERENCES } from '../../src/compare/comparator.ts'
-import { DEFAULT_NOISE_SAMPLES, MAX_NOISE_FIELDS, NoiseLearner } from '../../src/compare/noise-learner.ts'
+import { compareResponses, compileCompareOptions, differencePath } from '../../src/compare/comparator.ts'
+import { DEFAULT_NOISE_SAMPLES, MAX_NOISE_FIELDS, NOISE_MIN_PAIRS, NoiseLearner } from '../../src/compare/noise-learner.ts'
 
 function jsonResponse(value: unknown, over: { status?: number; headers?: IncomingHttpHeaders } = {}): CapturedResponse {
   const body = Buffer.from(JSON.stringify(value))
@@ -49,17 +49,30 @@ describe('NoiseLearner.take', () => {
   })
 })
 
+/** Feeds NOISE_MIN_PAIRS independent pairs; returns everything learned. */
+function learnEnough(l: NoiseLearner, pair: (n: number) => [CapturedResponse, CapturedResponse], opts = compileCompareOptions(undefined)): string[] {
+  const added: string[] = []
+  for (let i = 0; i < NOISE_MIN_PAIRS; i++) added.push(...l.learn(...pair(i * 2), opts))
+  return added
+}
+
 describe('NoiseLearner.learn', () => {
   const opts = compileCompareOptions(undefined)
+  const orders = (n: number): [CapturedResponse, CapturedResponse] => [order(n), order(n + 1)]
 
-  it('learns the fields that differ between two calls, array indexes generalised', () => {
+  it('learns a field only once it differed in NOISE_MIN_PAIRS independent pairs', () => {
     const l = new NoiseLearner()
-    const added = l.learn(order(1), order(2), opts)
-    expect(added).toEqual(['body.generatedAt', 'body.items[*].ts'])
+    for (let i = 0; i < NOISE_MIN_PAIRS - 1; i++) expect(l.learn(order(i), order(i + 1), opts)).toEqual([])
+    expect(l.fields.size).toBe(0)
+    expect(l.snapshot().candidates).toEqual([
+      { path: 'body.generatedAt', pairs: NOISE_MIN_PAIRS - 1 },
+      { path: 'body.items[*].ts', pairs: NOISE_MIN_PAIRS - 1 },
+    ])
+    expect(l.learn(order(8), order(9), opts)).toEqual(['body.generatedAt', 'body.items[*].ts'])
     expect(l.fields.list()).toEqual(['body.generatedAt', 'body.items[*].ts'])
   })
 
-  it('after learning, those fields are no longer reported between the two backends, others still are', () => {
+  it('after learning, those fields are counted as noise between the two backends, others still reported', () => {
     const l = new NoiseLearner()
     const primary = order(5)
     const secondary = order(6, 11)
@@ -69,21 +82,76 @@ describe('NoiseLearner.learn', () => {
       'body.items[1].ts',
       'body.total',
     ])
-    l.learn(order(1), order(2), opts)
+    learnEnough(l, orders)
     const r = compareResponses(primary, secondary, opts, l.fields)
-    expect(r.differences).toEqual([{ path: ['body', 'total'], a: 10, b: 11 }])
+    expect(r.differences).toEqual([{ path: ['body', 'total'], kind: 'changed', a: 10, b: 11 }])
+    expect(r.noise).toBe(3)
   })
 
   it('a learned [*] pattern covers elements the samples never had', () => {
     const l = new NoiseLearner()
-    l.learn(order(1), order(2), opts)
+    learnEnough(l, orders)
     const long = (n: number): CapturedResponse => jsonResponse({ id: 7, total: 10, generatedAt: 'x', items: Array.from({ length: 5 }, (_, i) => ({ sku: 's', qty: i, ts: `${n}-${i}` })) })
-    expect(compareResponses(long(1), long(2), opts, l.fields).differences).toEqual([])
+    const r = compareResponses(long(1), long(2), opts, l.fields)
+    expect(r.differences).toEqual([])
+    expect(r.noise).toBe(5)
+  })
+
+  it('a learned field that is missing on one side is still reported', () => {
+    const l = new NoiseLearner()
+    learnEnough(l, orders)
+    const r = compareResponses(jsonResponse({ generatedAt: 'x' }), jsonResponse({}), opts, l.fields)
+    expect(r.differences).toEqual([{ path: ['body', 'generatedAt'], kind: 'missing', a: 'x', b: undefined }])
+  })
+
+  it('never learns a container or a whole array, so a list of 44 against an empty list is always reported', () => {
+    const l = new NoiseLearner()
+    const list = (n: number): CapturedResponse => jsonResponse(Array.from({ length: n }, (_, i) => ({ id: i, title: `t${i}` })))
+    const ids = (n: number): CapturedResponse => jsonResponse({ ids: Array.from({ length: 3 }, (_, i) => n * 10 + i), meta: n % 2 === 0 ? null : { x: 1 } })
+    // lists that change under concurrent writes, scalar arrays, objects turning null
+    for (let i = 0; i < 10; i++) {
+      expect(l.learn(list(44), list(i), opts)).toEqual([])
+      expect(l.learn(ids(i), ids(i + 1), opts)).toEqual([])
+    }
+    expect(l.fields.list()).toEqual([])
+    const r = compareResponses(list(44), list(0), opts, l.fields)
+    expect(r.total).toBe(45)
+    expect(r.differences[0]).toEqual({ path: ['body'], kind: 'length', a: 44, b: 0 })
+  })
+
+  it('a discarded pair teaches nothing and is replaced by another sample', () => {
+    const l = new NoiseLearner(2)
+    expect(l.take()).toBe(true)
+    l.discard()
+    expect(l.take()).toBe(true)
+    expect(l.take()).toBe(true)
+    expect(l.take()).toBe(false)
+    expect(l.snapshot()).toMatchObject({ samples: 2, discarded: 1, learning: false })
+  })
+
+  it('gives up sampling after five times its samples in discarded pairs', () => {
+    const l = new NoiseLearner(2)
+    let taken = 0
+    while (l.take()) {
+      taken++
+      l.discard()
+    }
+    expect(taken).toBe(10)
+  })
+
+  it('clear() forgets what it learned and starts sampling again', () => {
+    const l = new NoiseLearner(3)
+    while (l.take());
+    learnEnough(l, orders)
+    expect(l.fields.size).toBe(2)
+    l.clear()
+    expect(l.snapshot()).toEqual({ fields: [], candidates: [], samples: 0, pairs: 0, discarded: 0, learning: true })
+    expect(l.take()).toBe(true)
   })
 
   it('returns only newly learned paths; identical samples teach nothing', () => {
     const l = new NoiseLearner()
-    expect(l.learn(order(1), order(2), opts)).toHaveLength(2)
+    expect(learnEnough(l, orders)).toHaveLength(2)
     expect(l.learn(order(3), order(4), opts)).toEqual([])
     expect(l.learn(order(3), order(3), opts)).toEqual([])
     expect(l.fields.size).toBe(2)
@@ -91,7 +159,7 @@ describe('NoiseLearner.learn', () => {
 
   it('does not learn a status that changes between calls', () => {
     const l = new NoiseLearner()
-    expect(l.learn(jsonResponse({ a: 1 }, { status: 200 }), jsonResponse({ a: 1 }, { status: 503 }), opts)).toEqual([])
+    expect(learnEnough(l, () => [jsonResponse({ a: 1 }, { status: 200 }), jsonResponse({ a: 1 }, { status: 503 })])).toEqual([])
     expect(l.fields.size).toBe(0)
     const r = compareResponses(jsonResponse({}, { status: 200 }), jsonResponse({}, { status: 503 }), opts, l.fields)
     expect(r.differences.map(differencePath)).toEqual(['status'])
@@ -99,43 +167,42 @@ describe('NoiseLearner.learn', () => {
 
   it('does not learn a whole-body digest difference (non-JSON bodies)', () => {
     const l = new NoiseLearner()
-    expect(l.learn(textResponse('<p>nonce=1</p>'), textResponse('<p>nonce=2</p>'), opts)).toEqual([])
+    expect(learnEnough(l, (n) => [textResponse(`<p>nonce=${n}</p>`), textResponse(`<p>nonce=${n + 1}</p>`)])).toEqual([])
     expect(l.fields.size).toBe(0)
-    expect(compareResponses(textResponse('<p>a</p>'), textResponse('<p>b</p>'), opts, l.fields).differences.map(differencePath)).toEqual(['body'])
+    expect(compareResponses(textResponse('<p>a</p>'), textResponse('<p>b</p>'), opts, l.fields).differences.map(differencePath)).toEqual(['body[0]'])
   })
 
   it('does not learn a whole-body difference between top-level scalars', () => {
     const l = new NoiseLearner()
-    expect(l.learn(jsonResponse(1), jsonResponse(2), opts)).toEqual([])
+    expect(learnEnough(l, (n) => [jsonResponse(n), jsonResponse(n + 1)])).toEqual([])
     expect(l.fields.size).toBe(0)
   })
 
   it('learns a named header that changes between calls', () => {
     const l = new NoiseLearner()
     const withHeaders = compileCompareOptions({ headers: ['x-trace'] })
-    expect(l.learn(jsonResponse({}, { headers: { 'x-trace': 't1' } }), jsonResponse({}, { headers: { 'x-trace': 't2' } }), withHeaders)).toEqual(['headers.x-trace'])
+    expect(learnEnough(l, (n) => [jsonResponse({}, { headers: { 'x-trace': `t${n}` } }), jsonResponse({}, { headers: { 'x-trace': `t${n + 1}` } })], withHeaders)).toEqual(['headers.x-trace'])
   })
 
   it('does not learn fields the route already ignores', () => {
     const l = new NoiseLearner()
     const ignoring = compileCompareOptions({ ignore: ['body.generatedAt'] })
-    expect(l.learn(order(1), order(2), ignoring)).toEqual(['body.items[*].ts'])
+    expect(learnEnough(l, orders, ignoring)).toEqual(['body.items[*].ts'])
   })
 
   it('learns at most MAX_NOISE_FIELDS fields, however many differ', () => {
     const l = new NoiseLearner()
     const wide = (v: number): CapturedResponse => jsonResponse(Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`f${i}`, v])))
-    const learned: string[] = []
-    for (let i = 0; i < 6; i++) learned.push(...l.learn(wide(i), wide(i + 1), opts))
+    const learned = learnEnough(l, (n) => [wide(n), wide(n + 1)])
     expect(l.fields.size).toBe(MAX_NOISE_FIELDS)
     expect(learned).toHaveLength(MAX_NOISE_FIELDS)
     expect(new Set(learned).size).toBe(MAX_NOISE_FIELDS)
-    // one comparison yields at most MAX_DIFFERENCES, so the bound is reached over several samples
-    expect(MAX_NOISE_FIELDS).toBeGreaterThan(MAX_DIFFERENCES)
     expect(l.learn(wide(10), wide(11), opts)).toEqual([])
     expect(l.fields.size).toBe(MAX_NOISE_FIELDS)
-    // the learned fields are ignored; the rest still show
+    // the learned fields are noise; the rest still show, and every one is counted
     const r = compareResponses(wide(20), wide(21), opts, l.fields)
     expect(r.differences.map(differencePath)[0]).toBe(`body.f${MAX_NOISE_FIELDS}`)
+    expect(r.total).toBe(200 - MAX_NOISE_FIELDS)
+    expect(r.noise).toBe(MAX_NOISE_FIELDS)
   })
 })

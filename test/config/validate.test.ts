@@ -26,6 +26,17 @@ describe('config validation', () => {
     }).toThrow()
   })
 
+  it('refuses an admin token of whitespace, or with whitespace in it', () => {
+    expect(problems({ backends, admin: { token: ' '.repeat(16) } })).toEqual(['admin.token: must not contain whitespace'])
+    expect(problems({ backends, admin: { token: 'abcdefgh ijklmnop' } })).toEqual(['admin.token: must not contain whitespace'])
+    expect(validateConfig({ backends, admin: { token: 'abcdefghijklmnop' } }).admin.token).toBe('abcdefghijklmnop')
+  })
+
+  it('reads request bodies before forwarding unless a route sets streamBody', () => {
+    const cfg = validateConfig({ backends, routes: [{ id: 'a', path: '/a' }, { id: 'b', path: '/b', streamBody: true }] })
+    expect(cfg.routes.map((r) => r.streamBody)).toEqual([false, true])
+  })
+
   it('names the path of every bad field', () => {
     const list = problems({
       backends: { ...backends, cloud: { url: 'ftp://x', timeoutMs: -1 } },
@@ -66,7 +77,7 @@ describe('config validation', () => {
     expect(list).toContain("routes[2].path: '*' is only allowed as the last segment")
   })
 
-  it('accepts the shapes INTERFACE.md documents', () => {
+  it('accepts the shapes the README and docs/config.md document', () => {
     const cfg = validateConfig({
       backends,
       routes: [
@@ -78,5 +89,30 @@ describe('config validation', () => {
     })
     expect(cfg.routes[0]?.sticky).toEqual({ header: 'x-user-id' })
     expect(cfg.fallback).toBe(404)
+  })
+})
+
+describe('field paths in the config', () => {
+  const route = (extra: Record<string, unknown>) => ({ backends, routes: [{ id: 'r', path: '/r', ...extra }] })
+
+  it('accepts every form an event reports, and its wildcard form, in ignore, redact and propagate', () => {
+    const paths = ['status', 'headers.etag', 'body', 'body[3].id', 'body[*].id', 'body[*]', 'body.items[*].price', 'body["a.b"]']
+    expect(() => validateConfig(route({ compare: { ignore: paths }, redact: paths, propagate: [{ from: 'body[0].id', to: 'body.items[0].id' }, { from: 'headers.location', to: 'header.x-loc' }] }))).not.toThrow()
+  })
+
+  it('names the bad path and says why', () => {
+    const list = problems(route({ compare: { ignore: ['body.ok', 'bodyy.x'] }, redact: ['body[x]'], propagate: [{ from: 'body.id', to: 'body[*].id' }, { from: 'body.id', to: 'query.id' }] }))
+    expect(list).toContainEqual(expect.stringMatching(/^routes\[0\]\.compare\.ignore\[1\]: 'bodyy\.x' is not a field path: it must start with/))
+    expect(list).toContainEqual(expect.stringMatching(/^routes\[0\]\.redact\[0\]: 'body\[x\]' is not a field path/))
+    expect(list).toContainEqual(expect.stringMatching(/^routes\[0\]\.propagate\[0\]\.to: 'body\[\*\]\.id' may not contain a wildcard/))
+    expect(list).toContainEqual(expect.stringMatching(/^routes\[0\]\.propagate\[1\]\.to: 'query\.id' must be 'header\.NAME' or a body field path/))
+  })
+
+  it('compare.normalize takes true/false or field paths per rule; maxExamples is bounded', () => {
+    expect(() => validateConfig(route({ compare: { normalize: { numericStrings: true, timestamps: ['body.at'], decimals: false }, maxExamples: 5 } }))).not.toThrow()
+    const list = problems(route({ compare: { normalize: { numericStrings: 'yes', typo: true }, maxExamples: 0 } }))
+    expect(list).toContain('routes[0].compare.normalize.numericStrings: must be true, false or a list of field paths')
+    expect(list).toContain('routes[0].compare.normalize.typo: unknown option')
+    expect(list).toContain('routes[0].compare.maxExamples: must be from 1 to 1000')
   })
 })

@@ -33,7 +33,10 @@ describe('--workers 2', () => {
     const cfg = testConfig(legacy.url, cloud.url, {
       listen: { host: '127.0.0.1', port },
       admin: { host: '127.0.0.1', port: adminPort, token: TOKEN },
-      routes: [{ id: 'r', methods: ['GET'], path: '/r', weight: 0 }],
+      routes: [
+        { id: 'r', methods: ['GET'], path: '/r', weight: 0 },
+        { id: 'm', methods: ['GET'], path: '/m', weight: 0, mirror: 'all' },
+      ],
     })
     const run = runCli(['start', '--config', writeConfig(cfg), '--workers', '2'])
     const gw = { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway
@@ -57,6 +60,17 @@ describe('--workers 2', () => {
       const metrics = await adminCall(gw, '/metrics')
       expect(metrics.text).toContain('cutover_requests_total{route="r",backend="cloud",code="200"} 40')
       expect(metrics.text).toContain('cutover_route_weight{route="r"} 100')
+
+      // diffs grouped over both workers: the echo origins differ in `origin` on every read
+      await Promise.all(Array.from({ length: 30 }, () => freshGet(`http://127.0.0.1:${port}/m`)))
+      await until(async () => ((await adminCall(gw, '/diffs/summary?route=m')).json() as { events: number }).events === 30, 10_000, 'the mirrored reads to be compared')
+      const summary = (await adminCall(gw, '/diffs/summary?route=m')).json() as { groups: { field: string; kind: string; count: number }[] }
+      expect(summary.groups).toContainEqual(expect.objectContaining({ field: 'body.origin', kind: 'changed', count: 30 }))
+      expect(((await adminCall(gw, '/diffs?route=m&field=body.origin&limit=1000')).json() as unknown[]).length).toBe(30)
+      const noise = (await adminCall(gw, '/routes/m/noise')).json() as { samples: number; fields: string[] }
+      expect(noise.samples).toBeGreaterThan(0)
+      expect(noise.fields).toEqual([])
+      expect(((await adminCall(gw, '/routes/m/noise', { method: 'DELETE' })).json() as { samples: number }).samples).toBe(0)
     } finally {
       run.child.kill('SIGTERM')
     }

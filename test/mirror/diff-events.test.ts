@@ -5,6 +5,7 @@ import type { DiffEvent } from '../../src/publish/events.ts'
 import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
 import { brokers, collect, topicsFor, type Collected } from '../support/kafka.ts'
 import { startOrigin, type Origin } from '../support/origin.ts'
+import { NOISE_MIN_PAIRS } from '../../src/compare/noise-learner.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -56,28 +57,33 @@ afterAll(async () => {
 const forRequest = (requestId: string) => diffs.messages.filter((m) => m.value.requestId === requestId)
 
 describe('compare and publish', () => {
-  it('learns a noisy timestamp from the first sampled read: no mismatch for it, ever', async () => {
-    const res = await call(`${gw.dataUrl}/orders/7`)
-    expect(res.status).toBe(200)
-    await gw.data.mirror.idle()
+  it('learns a noisy timestamp from the first independent sampled reads: no mismatch for it after that', async () => {
+    for (let i = 1; i <= NOISE_MIN_PAIRS; i++) {
+      expect((await call(`${gw.dataUrl}/orders/${i}`)).status).toBe(200)
+      await gw.data.mirror.idle()
+    }
     const route = (await admin(gw, '/routes/orders')).json() as { noise: string[] }
     expect(route.noise).toContain('body.generatedAt')
+    const res = await call(`${gw.dataUrl}/orders/7`)
+    await gw.data.mirror.idle()
     // the learned field is not reported, but the etag rule still is
     await expect.poll(() => forRequest(res.headers['x-request-id'] as string).length, { timeout: 15_000 }).toBe(1)
     const event = forRequest(res.headers['x-request-id'] as string)[0]!.value
     expect(event.differences.map((d) => d.path).sort()).toEqual(['body.authToken', 'headers.etag'])
     // a configured secret field is named, never shown
-    expect(event.differences).toContainEqual({ path: 'body.authToken', legacy: '[redacted]', cloud: '[redacted]' })
+    expect(event.differences).toContainEqual({ path: 'body.authToken', kind: 'changed', legacy: '[redacted]', cloud: '[redacted]' })
+    // the hidden timestamp is still counted, as noise
+    expect(event.noise).toBe(1)
 
     for (let i = 0; i < 20; i++) await call(`${gw.dataUrl}/orders/${100 + i}`)
     await gw.data.mirror.idle()
-    await expect.poll(() => diffs.messages.filter((m) => m.value.route === 'orders').length, { timeout: 15_000 }).toBe(21)
-    for (const m of diffs.messages.filter((x) => x.value.route === 'orders')) {
+    await expect.poll(() => diffs.messages.filter((m) => m.value.route === 'orders').length, { timeout: 15_000 }).toBe(NOISE_MIN_PAIRS + 21)
+    for (const m of diffs.messages.filter((x) => x.value.route === 'orders').slice(NOISE_MIN_PAIRS)) {
       expect(m.value.differences.map((d) => d.path)).not.toContain('body.generatedAt')
     }
   })
 
-  it('publishes one mismatch event naming the exact field path, keyed by route, per INTERFACE.md', async () => {
+  it('publishes one mismatch event naming the exact field path, keyed by route, in the documented event shape', async () => {
     const res = await call(`${gw.dataUrl}/orders/42?x=1`, { headers: { authorization: 'Bearer top-secret', cookie: 'sid=1' } })
     const requestId = res.headers['x-request-id'] as string
     await gw.data.mirror.idle()
@@ -100,8 +106,10 @@ describe('compare and publish', () => {
     expect(new Date(value.time).toISOString()).toBe(value.time)
     expect(value.latencyMs.legacy).toBeGreaterThan(0)
     expect(value.latencyMs.cloud).toBeGreaterThan(0)
-    expect(value.differences).toContainEqual({ path: 'body.total', legacy: 10, cloud: 11 })
-    expect(value.differences).toContainEqual({ path: 'headers.etag', legacy: '"legacy"', cloud: '"cloud"' })
+    expect(value.differences).toContainEqual({ path: 'body.total', kind: 'changed', legacy: 10, cloud: 11 })
+    expect(value.differences).toContainEqual({ path: 'headers.etag', kind: 'changed', legacy: '"legacy"', cloud: '"cloud"' })
+    expect(value.fields).toContainEqual({ path: 'body.total', kind: 'changed', count: 1 })
+    expect(value.total).toBe(value.differences.length)
     // secrets never reach the topic
     const raw = JSON.stringify(value)
     expect(raw).not.toContain('top-secret')
@@ -118,7 +126,7 @@ describe('compare and publish', () => {
     const quiet = (await call(`${gw.dataUrl}/same/1`)).headers['x-request-id'] as string
     await gw.data.mirror.idle()
     expect(await matches()).toBe(before + 1)
-    expect(gw.data.diffs.recent('all-ignored', 10)).toEqual([])
+    expect(gw.data.diffs.recent({ route: 'all-ignored' }, 10)).toEqual([])
     // the topic has one partition: once a later mismatch has arrived, an earlier event would have too
     const marker = (await call(`${gw.dataUrl}/orders/42`)).headers['x-request-id'] as string
     await gw.data.mirror.idle()

@@ -108,7 +108,7 @@ describe('dual-write', () => {
     expect(legacy.requests.at(-1)!.body.toString()).toBe(big)
     await gw.data.mirror.idle()
     expect(cloud.requests.length).toBe(c0)
-    const diffs = gw.data.diffs.recent('orders-write', 1)
+    const diffs = gw.data.diffs.recent({ route: 'orders-write' }, 1)
     expect(diffs[0]).toMatchObject({ kind: 'not-mirrored', route: 'orders-write', requestId: res.headers['x-request-id'] })
     const metric = await gw.metrics.registry.getSingleMetricAsString('cutover_mirror_total')
     expect(metric).toMatch(/cutover_mirror_total\{route="orders-write",outcome="skipped"\} [1-9]/)
