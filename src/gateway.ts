@@ -14,7 +14,10 @@ import { createMetrics, routeStats, type Metrics } from './metrics/metrics.ts'
 import { createDataPlane } from './proxy/data-plane.ts'
 import { FALLBACK_ROUTE, Forwarder, NO_ROUTE } from './proxy/forwarder.ts'
 import { MetricsTable } from './proxy/route-metrics.ts'
-import { closeUpstreamsWithin, createUpstreams } from './proxy/upstreams.ts'
+import { closeUpstreamsWithin, createUpstreams, type Upstream } from './proxy/upstreams.ts'
+import { UpgradeProxy } from './proxy/upgrade-proxy.ts'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
@@ -113,6 +116,19 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
   const draining = { value: false }
   const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes })
+  const upgrades = new UpgradeProxy({
+    table,
+    legacy: upstreams.get('legacy') as Upstream,
+    cloud: upstreams.get('cloud') as Upstream,
+    fallback: config.fallback === 404 ? null : (upstreams.get(config.fallback) ?? null),
+    trustProxy: config.listen.trustProxy,
+    log,
+    counter: metrics.upgrades,
+    open: metrics.upgradesOpen,
+    draining,
+    plain: (req, res) => forwarder.handle(req, res),
+  })
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrades.handle(req, socket, head))
   return {
     app,
     metrics,
@@ -135,6 +151,8 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       const deadline = performance.now() + config.shutdown.drainTimeoutMs
       const left = (): number => Math.max(0, deadline - performance.now())
       draining.value = true
+      // WebSocket tunnels get their close frames now: server.close() waits for their sockets too
+      const tunnels = upgrades.close(config.shutdown.drainTimeoutMs)
       const timer = setTimeout(() => {
         log.warn({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'drain timeout: closing the connections still open')
         app.server.closeAllConnections()
@@ -148,6 +166,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       try {
         await app.close()
       } finally {
+        await tunnels
         clearTimeout(timer)
         clearInterval(sweep)
         // mirrored calls finish within what is left of the drain time; the pools then cut the rest,

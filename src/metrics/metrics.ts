@@ -17,6 +17,8 @@ export interface Metrics {
   readonly cache: Counter<'route' | 'result'>
   readonly guardTrips: Counter<'route'>
   readonly upstreamErrors: Counter<'route' | 'backend' | 'reason'>
+  readonly upgrades: Counter<'route' | 'backend' | 'outcome'>
+  readonly upgradesOpen: Gauge<'route'>
   /** Where cutover_publish_backlog reads its value at scrape time. */
   setBacklogSource(fn: () => number): void
 }
@@ -101,6 +103,18 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       name: 'cutover_upstream_errors_total',
       help: 'Backend failures on the client path by route, backend and reason, including those failover or stale-if-error hid from the client',
       labelNames: ['route', 'backend', 'reason'],
+      registers: [registry],
+    }),
+    upgrades: new Counter({
+      name: 'cutover_upgrades_total',
+      help: 'WebSocket upgrade requests by route, backend and outcome: upgraded (101), refused (the backend did not switch), error',
+      labelNames: ['route', 'backend', 'outcome'],
+      registers: [registry],
+    }),
+    upgradesOpen: new Gauge({
+      name: 'cutover_upgrades_open',
+      help: 'WebSocket tunnels open now, by route',
+      labelNames: ['route'],
       registers: [registry],
     }),
     noiseFields: new Gauge({
