@@ -2,6 +2,7 @@ import { z } from 'zod'
 import * as D from './defaults.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
 import { rampStepsProblem } from '../resilience/ramp.ts'
+import { parsePath } from '../transform/path.ts'
 import { fieldPathProblem } from '../compare/field-path.ts'
 import { DEFAULT_MAX_EXAMPLES } from '../compare/comparator.ts'
 
@@ -69,6 +70,35 @@ const stickySchema = z.union(
   "must be 'ip', { header: NAME } or { cookie: NAME }",
 )
 
+const transformPath = z.string('must be a path').superRefine((p, ctx) => {
+  let ok = false
+  try {
+    ok = parsePath(p).some((seg) => typeof seg === 'string')
+  } catch {
+    ok = false
+  }
+  if (!ok) ctx.addIssue({ code: 'custom', message: "must be a path such as 'data', 'meta.total' or 'items[*].user_id'" })
+})
+const transformKey = z.string('must be a key').regex(/^[^.[\]\s]+$/, 'must be one key (no dots or brackets)')
+/** One step on the JSON body, applied in order. */
+const bodyOpSchema = z.union(
+  [
+    z.strictObject({ unwrap: transformPath }),
+    z.strictObject({ wrap: transformKey }),
+    z.strictObject({ rename: transformPath, to: transformKey }),
+    z.strictObject({ move: transformPath, to: transformPath }),
+    z.strictObject({ drop: transformPath }),
+  ],
+  "must be one of { unwrap: PATH }, { wrap: KEY }, { rename: PATH, to: KEY }, { move: PATH, to: PATH }, { drop: PATH }",
+)
+const responseTransformSchema = z.strictObject({
+  /** backend status → status the client gets, e.g. { '201': 200 } */
+  status: z.record(z.string().regex(/^[1-5]\d\d$/, 'must be a status code'), z.int().min(100, 'must be a status code').max(599, 'must be a status code')).optional(),
+  renameHeaders: z.record(z.string(), z.string().min(1)).optional(),
+  dropHeaders: z.array(z.string()).optional(),
+  body: z.array(bodyOpSchema).optional(),
+})
+
 const routeSchema = z.strictObject({
   id: z.string('must be a string').regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore'),
   methods: z
@@ -94,6 +124,8 @@ const routeSchema = z.strictObject({
   /** Stream request bodies through as they arrive instead of reading them (up to limits.bodyBytes) first. */
   streamBody: z.boolean().default(false),
   rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
+  /** backend name → how its answers are reshaped to the contract clients use (src/transform/). */
+  transform: z.record(z.string(), z.strictObject({ response: responseTransformSchema.optional() })).optional(),
   /** Send the client's Host upstream instead of the backend's (for backends that build URLs from it). */
   preserveHost: z.boolean('must be true or false').default(false),
   cache: z
@@ -233,6 +265,9 @@ export const configSchema = z
       } catch {
         return // already reported on routes[i].path
       }
+      for (const backend of Object.keys(isRecord(route.transform) ? route.transform : {})) {
+        if (backends !== null && !(backend in backends)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'transform', backend], message: 'is not a configured backend' })
+      }
       for (const [backend, template] of Object.entries(isRecord(route.rewrite) ? route.rewrite : {})) {
         if (typeof template !== 'string') continue
         if (backends !== null && !(backend in backends)) {
@@ -266,6 +301,7 @@ export type CutoverConfig = DeepReadonly<z.output<typeof configSchema>>
 export type RouteConfig = CutoverConfig['routes'][number]
 export type BackendConfig = CutoverConfig['backends'][string]
 export type MirrorMode = z.output<typeof mirrorSchema>
+export type ResponseTransformConfig = DeepReadonly<z.output<typeof responseTransformSchema>>
 
 type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]

@@ -18,6 +18,7 @@ import type { BackendBreaker } from '../resilience/breaker.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
 import { WriteClock } from './write-clock.ts'
+import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
 
 /** One mirrored exchange, filled in as the primary answers. */
 export interface MirrorJob {
@@ -67,6 +68,7 @@ const RESPONSE_SKIP = new Set(['content-length', 'transfer-encoding', 'connectio
  */
 export class Mirror {
   readonly #plans = new Map<string, RoutePlan>()
+  readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
   readonly #publisher: Publisher
   readonly #diffs: DiffLog
   readonly #metrics: Metrics
@@ -96,6 +98,7 @@ export class Mirror {
     this.#log = log
     this.#maxInFlight = config.limits.mirrorInFlight
     this.#compareBytes = config.limits.compareBodyBytes
+    this.#transforms = compileTransforms(config)
     for (const route of config.routes) {
       this.#plans.set(route.id, {
         compare: compileCompareOptions(route.compare),
@@ -243,7 +246,8 @@ export class Mirror {
       if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', secondaryBody, headers)
       return
     }
-    const res = secondary.response
+    // compared as the client would have had it from the secondary (route transforms, src/transform/)
+    const res = this.#transforms.get(job.routeId)?.get(job.secondary.name)?.captured(secondary.response) ?? secondary.response
     if (job.isWrite && res.status >= 500) {
       this.#count(job.routeId, 'error', job)
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)

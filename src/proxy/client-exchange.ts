@@ -7,12 +7,13 @@ import { stripResponseHeaders } from './headers.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { classifyUpstreamError, nothingSent, upstreamErrorReason, type UpstreamErrorReason } from './upstream-error.ts'
 import type { RouteMetrics } from './route-metrics.ts'
-import type { BodyCollector } from '../compare/captured-response.ts'
+import { BodyCollector } from '../compare/captured-response.ts'
 import type { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import type { BreakerTicket } from '../resilience/breaker.ts'
 import { serveEntry, type CacheTap } from './cache-serve.ts'
 import type { BackendUrls } from './backend-urls.ts'
+import type { ResponseTransform } from '../transform/response-transform.ts'
 
 /** What a mirrored exchange carries besides the client answer. */
 export interface MirrorTap {
@@ -58,6 +59,10 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   failover: Failover | null = null
   /** the backend's address in URL-bearing answer headers becomes the client's (see backend-urls.ts) */
   #urls: { rewriter: BackendUrls; client: string; hostname: string } | null = null
+  /** the route's reshaping of this backend's answers (src/transform/) */
+  #transform: ResponseTransform | null = null
+  /** a JSON answer held whole until its end, to be reshaped; null while streaming */
+  #held: { headers: IncomingHttpHeaders; body: BodyCollector } | null = null
   #headers: IncomingHttpHeaders | null = null
 
   constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
@@ -81,6 +86,14 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   fillCache(tap: CacheTap): void {
     this.#cacheTap = tap
   }
+
+  /** Reshapes this backend's answer before the client (and the comparison) sees it; `limit` bounds a held body. */
+  transformWith(transform: ResponseTransform, limit: number): void {
+    this.#transform = transform
+    this.#holdLimit = limit
+  }
+
+  #holdLimit = 0
 
   /** Rewrites the backend's address in Location, Content-Location, Link and Set-Cookie to `client`. */
   rewriteUrls(rewriter: BackendUrls, client: string, hostname: string): void {
@@ -165,13 +178,45 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     }
     headers['x-request-id'] = this.#requestId
     headers['x-cutover-backend'] = this.#backend
-    if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }
-    this.#res.writeHead(statusCode, headers)
+    if (this.#transform !== null) {
+      this.#status = this.#transform.head(statusCode, headers)
+      if (this.#transform.wantsBody(headers)) {
+        // the body is reshaped at its end: nothing is written until then
+        this.#held = { headers, body: new BodyCollector(this.#holdLimit) }
+        return
+      }
+    }
+    this.#writeHead(headers)
     if (this.#res.writableNeedDrain) controller.pause()
+  }
+
+  #writeHead(headers: IncomingHttpHeaders): void {
+    if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }
+    this.#res.writeHead(this.#status, headers)
+  }
+
+  /** A held body ran past the limit: it goes out as the backend sent it, and streams on. */
+  #release(): void {
+    const held = this.#held as { headers: IncomingHttpHeaders; body: BodyCollector }
+    this.#held = null
+    this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId, limit: this.#holdLimit }, 'answer too large to transform: passed through as sent')
+    this.#writeHead(held.headers)
+    const body = held.body.body
+    this.#tap?.collector.push(body)
+    this.#cacheTap?.collector.push(body)
+    this.#res.write(body)
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#done) return
+    if (this.#held !== null) {
+      if (this.#held.body.length + chunk.length <= this.#holdLimit) {
+        this.#held.body.push(chunk)
+        return
+      }
+      // what was held so far goes out, then this chunk streams as usual
+      this.#release()
+    }
     this.#tap?.collector.push(chunk)
     this.#cacheTap?.collector.push(chunk)
     if (!this.#res.write(chunk)) {
@@ -182,8 +227,19 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.#done) return
+    const held = this.#held
+    let last: Buffer | undefined
+    if (held !== null) {
+      this.#held = null
+      last = this.#transform?.body(held.body.body) ?? held.body.body
+      held.headers['content-length'] = String(last.length)
+      delete held.headers['transfer-encoding']
+      this.#writeHead(held.headers)
+      this.#tap?.collector.push(last)
+      this.#cacheTap?.collector.push(last)
+    }
     const latencyMs = this.#finish(this.#status)
-    this.#res.end()
+    this.#res.end(last)
     const fill = this.#cacheTap
     if (fill !== null) {
       this.#cacheTap = null

@@ -15,6 +15,7 @@ import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
 import { hostnameOf } from './backend-urls.ts'
+import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
 import type { MetricsTable, RouteMetrics } from './route-metrics.ts'
 import { compileCachePolicies, type CachedEntry, type CachePolicy, type ReadCache } from '../cache/read-cache.ts'
 import { CacheCounters, serveEntry, type CacheTap } from './cache-serve.ts'
@@ -66,6 +67,8 @@ export class Forwarder {
   readonly #trustProxy: boolean
   readonly #cachePolicies: ReadonlyMap<string, CachePolicy>
   readonly #cacheCounters = new Map<string, CacheCounters>()
+  /** route → backend → how its answers are reshaped for clients */
+  readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
 
   constructor(opts: ForwarderOptions) {
     this.#table = opts.table
@@ -82,6 +85,7 @@ export class Forwarder {
     this.#breakers = opts.breakers
     this.#trustProxy = opts.config.listen.trustProxy
     this.#cachePolicies = compileCachePolicies(opts.config.routes)
+    this.#transforms = compileTransforms(opts.config)
     this.#cache = opts.cache
     for (const id of this.#cachePolicies.keys()) this.#cacheCounters.set(id, new CacheCounters(opts.metricsRegistry, id))
   }
@@ -293,6 +297,8 @@ export class Forwarder {
     const { res, upstream, routeId, requestId, routeMetrics, start, method, query, headers, body, job, found } = out
     const exchange = new ClientExchange(res, upstream.name, routeId, requestId, routeMetrics, start, upstream.timeoutMs, this.#log)
     if (out.client !== null) exchange.rewriteUrls(upstream.urls, out.client, hostnameOf(out.client.slice(out.client.indexOf('://') + 3)))
+    const transform = this.#transforms.get(routeId)?.get(upstream.name)
+    if (transform !== undefined) exchange.transformWith(transform, this.#compareBodyLimit)
     if (job !== null && this.#mirror !== null) {
       exchange.tap({ mirror: this.#mirror, job, capture: out.capture, collector: new BodyCollector(this.#compareBodyLimit) })
     }
