@@ -99,6 +99,12 @@ const responseTransformSchema = z.strictObject({
   body: z.array(bodyOpSchema).optional(),
 })
 
+const requestTransformSchema = z.strictObject({
+  renameHeaders: z.record(z.string(), z.string().min(1)).optional(),
+  dropHeaders: z.array(z.string()).optional(),
+  body: z.array(bodyOpSchema).optional(),
+})
+
 const routeSchema = z.strictObject({
   id: z.string('must be a string').regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore'),
   methods: z
@@ -125,7 +131,7 @@ const routeSchema = z.strictObject({
   streamBody: z.boolean().default(false),
   rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
   /** backend name → how its answers are reshaped to the contract clients use (src/transform/). */
-  transform: z.record(z.string(), z.strictObject({ response: responseTransformSchema.optional() })).optional(),
+  transform: z.record(z.string(), z.strictObject({ request: requestTransformSchema.optional(), response: responseTransformSchema.optional() })).optional(),
   /** Send the client's Host upstream instead of the backend's (for backends that build URLs from it). */
   preserveHost: z.boolean('must be true or false').default(false),
   cache: z
@@ -302,6 +308,8 @@ export type RouteConfig = CutoverConfig['routes'][number]
 export type BackendConfig = CutoverConfig['backends'][string]
 export type MirrorMode = z.output<typeof mirrorSchema>
 export type ResponseTransformConfig = DeepReadonly<z.output<typeof responseTransformSchema>>
+export type RequestTransformConfig = DeepReadonly<z.output<typeof requestTransformSchema>>
+export type BodyOpConfig = DeepReadonly<z.output<typeof bodyOpSchema>>
 
 type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]

@@ -19,6 +19,7 @@ import type { RouteGuard } from '../resilience/guard.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
 import { WriteClock } from './write-clock.ts'
 import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
+import { compileRequestTransforms, type RequestTransform } from '../transform/request-transform.ts'
 
 /** One mirrored exchange, filled in as the primary answers. */
 export interface MirrorJob {
@@ -69,6 +70,7 @@ const RESPONSE_SKIP = new Set(['content-length', 'transfer-encoding', 'connectio
 export class Mirror {
   readonly #plans = new Map<string, RoutePlan>()
   readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
+  readonly #requestTransforms: ReadonlyMap<string, ReadonlyMap<string, RequestTransform>>
   readonly #publisher: Publisher
   readonly #diffs: DiffLog
   readonly #metrics: Metrics
@@ -99,6 +101,7 @@ export class Mirror {
     this.#maxInFlight = config.limits.mirrorInFlight
     this.#compareBytes = config.limits.compareBodyBytes
     this.#transforms = compileTransforms(config)
+    this.#requestTransforms = compileRequestTransforms(config)
     for (const route of config.routes) {
       this.#plans.set(route.id, {
         compare: compileCompareOptions(route.compare),
@@ -186,7 +189,11 @@ export class Mirror {
     // over the in-flight bound, or the secondary's breaker is open: skipped, and a write is kept
     if (this.#inFlight >= this.#maxInFlight || this.#breakers.get(job.secondary.name)?.allows() === false) {
       this.#count(job.routeId, 'skipped')
-      if (job.isWrite) this.#emitReplay(job, 'skipped', job.body)
+      if (job.isWrite) {
+        // kept as the secondary expects it, like every other replay event
+        const shaped = this.#requestTransforms.get(job.routeId)?.get(job.secondary.name)?.apply(job.headers, job.body)
+        this.#emitReplay(job, 'skipped', shaped?.body ?? job.body, shaped?.headers)
+      }
       return
     }
     this.#inFlight++
@@ -220,8 +227,11 @@ export class Mirror {
       if (reqJson !== undefined) secondaryBody = Buffer.from(JSON.stringify(reqJson))
     }
 
+    // each side gets the request as it expects it (route transforms, src/transform/)
+    const toSecondary = this.#requestTransforms.get(job.routeId)?.get(job.secondary.name)?.apply(headers, secondaryBody) ?? { headers, body: secondaryBody }
     if (job.learn && primary !== null && plan.noise !== null) {
-      const again = await this.#call(job.primary, job.method, job.primaryPath, job.headers, body)
+      const toPrimary = this.#requestTransforms.get(job.routeId)?.get(job.primary.name)?.apply(job.headers, body) ?? { headers: job.headers, body }
+      const again = await this.#call(job.primary, job.method, job.primaryPath, toPrimary.headers, toPrimary.body)
       // a write to this resource between the two calls makes them differ for a real reason
       if (again.ok && this.#writes.touched(job.routeId, pathOnly(job.clientPath), job.writeSeq)) plan.noise.discard()
       else if (again.ok) {
@@ -234,7 +244,7 @@ export class Mirror {
     }
 
     const ticket = this.#breakers.get(job.secondary.name)?.ticket()
-    const secondary = await this.#call(job.secondary, job.method, job.secondaryPath, headers, secondaryBody)
+    const secondary = await this.#call(job.secondary, job.method, job.secondaryPath, toSecondary.headers, toSecondary.body)
     if (ticket !== undefined) {
       if (!secondary.ok) ticket.failure(secondary.error)
       else if (secondary.response.status >= 500) ticket.failure(new Error(`upstream answered ${secondary.response.status}`))
@@ -243,7 +253,7 @@ export class Mirror {
     if (!secondary.ok) {
       this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error', job)
       this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
-      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', secondaryBody, headers)
+      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', toSecondary.body, toSecondary.headers)
       return
     }
     // compared as the client would have had it from the secondary (route transforms, src/transform/)
@@ -251,7 +261,7 @@ export class Mirror {
     if (job.isWrite && res.status >= 500) {
       this.#count(job.routeId, 'error', job)
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
-      this.#emitReplay(job, 'secondary-error', secondaryBody, headers)
+      this.#emitReplay(job, 'secondary-error', toSecondary.body, toSecondary.headers)
       return
     }
     if (primary === null) {

@@ -16,6 +16,7 @@ import { sendGatewayError } from './errors-reply.ts'
 import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
 import { hostnameOf } from './backend-urls.ts'
 import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
+import { compileRequestTransforms, type RequestTransform } from '../transform/request-transform.ts'
 import type { MetricsTable, RouteMetrics } from './route-metrics.ts'
 import { compileCachePolicies, type CachedEntry, type CachePolicy, type ReadCache } from '../cache/read-cache.ts'
 import { CacheCounters, serveEntry, type CacheTap } from './cache-serve.ts'
@@ -69,6 +70,7 @@ export class Forwarder {
   readonly #cacheCounters = new Map<string, CacheCounters>()
   /** route → backend → how its answers are reshaped for clients */
   readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
+  readonly #requestTransforms: ReadonlyMap<string, ReadonlyMap<string, RequestTransform>>
 
   constructor(opts: ForwarderOptions) {
     this.#table = opts.table
@@ -86,6 +88,7 @@ export class Forwarder {
     this.#trustProxy = opts.config.listen.trustProxy
     this.#cachePolicies = compileCachePolicies(opts.config.routes)
     this.#transforms = compileTransforms(opts.config)
+    this.#requestTransforms = compileRequestTransforms(opts.config)
     this.#cache = opts.cache
     for (const id of this.#cachePolicies.keys()) this.#cacheCounters.set(id, new CacheCounters(opts.metricsRegistry, id))
   }
@@ -315,7 +318,10 @@ export class Forwarder {
         resend: () => this.#resend(out, other),
       }
     }
-    upstream.pool.dispatch({ method, path: upstream.basePath + out.target + query, headers, body }, exchange)
+    // the request as this backend expects it (route transform); the mirror reshapes its own copy
+    const reshape = this.#requestTransforms.get(routeId)?.get(upstream.name)
+    const sent = reshape === undefined || body instanceof Readable ? { headers, body } : reshape.apply(headers, body)
+    upstream.pool.dispatch({ method, path: upstream.basePath + out.target + query, headers: sent.headers, body: sent.body }, exchange)
   }
 
   /**

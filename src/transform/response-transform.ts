@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { CapturedResponse } from '../compare/captured-response.ts'
 import type { CutoverConfig, ResponseTransformConfig } from '../config/schema.ts'
-import { EACH, parsePath, type Segment } from './path.ts'
+import { applyBodyOps, compileBodyOps, type BodyOp } from './body-ops.ts'
 
 /**
  * Service adaptation on the way back (the anti-corruption layer of the strangler pattern): a
@@ -22,7 +22,7 @@ export class ResponseTransform {
     this.#status = new Map(Object.entries(config.status ?? {}).map(([from, to]) => [Number(from), to]))
     this.#renameHeaders = Object.entries(config.renameHeaders ?? {}).map(([from, to]) => [from.toLowerCase(), to.toLowerCase()] as const)
     this.#dropHeaders = (config.dropHeaders ?? []).map((h) => h.toLowerCase())
-    this.#body = (config.body ?? []).map(compileOp)
+    this.#body = compileBodyOps(config.body ?? [])
   }
 
   /** True when the body must be held and reshaped (JSON, not encoded): then call apply() at its end. */
@@ -43,14 +43,7 @@ export class ResponseTransform {
 
   /** The reshaped body, or null when it is not JSON (then the original bytes go out). */
   body(body: Buffer): Buffer | null {
-    let value: unknown
-    try {
-      value = JSON.parse(body.toString('utf8'))
-    } catch {
-      return null
-    }
-    for (const op of this.#body) value = op(value)
-    return Buffer.from(JSON.stringify(value))
+    return applyBodyOps(this.#body, body)
   }
 
   /** A captured answer (the mirror's secondary) as the client would have had it. */
@@ -66,101 +59,30 @@ export class ResponseTransform {
 
 /** route id → backend name → transform, built once at start. */
 export function compileTransforms(config: CutoverConfig): ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>> {
-  const out = new Map<string, Map<string, ResponseTransform>>()
+  return byRouteAndBackend(config, (t) => (t.response === undefined ? undefined : new ResponseTransform(t.response)))
+}
+
+/** route id → backend name → T, for the transforms `make` builds. */
+export function byRouteAndBackend<T>(config: CutoverConfig, make: (t: NonNullable<CutoverConfig['routes'][number]['transform']>[string]) => T | undefined): ReadonlyMap<string, ReadonlyMap<string, T>> {
+  const out = new Map<string, Map<string, T>>()
   for (const route of config.routes) {
     for (const [backend, t] of Object.entries(route.transform ?? {})) {
-      if (t.response === undefined) continue
+      const built = make(t)
+      if (built === undefined) continue
       let byBackend = out.get(route.id)
       if (byBackend === undefined) out.set(route.id, (byBackend = new Map()))
-      byBackend.set(backend, new ResponseTransform(t.response))
+      byBackend.set(backend, built)
     }
   }
   return out
 }
 
-function isJson(headers: IncomingHttpHeaders): boolean {
+export function isJson(headers: IncomingHttpHeaders): boolean {
   return /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i.test(headers['content-type'] ?? '')
 }
 
-function isPlainJson(headers: IncomingHttpHeaders): boolean {
+export function isPlainJson(headers: IncomingHttpHeaders): boolean {
   const coding = headers['content-encoding']
   return isJson(headers) && (coding === undefined || coding.trim().toLowerCase() === 'identity')
 }
 
-type BodyOp = (value: unknown) => unknown
-function compileOp(op: ResponseTransformConfig['body'] extends readonly (infer O)[] | undefined ? O : never): BodyOp {
-  if ('unwrap' in op) {
-    const path = parsePath(op.unwrap)
-    return (v) => getPath(v, path)
-  }
-  if ('wrap' in op) {
-    const key = op.wrap
-    return (v) => ({ [key]: v })
-  }
-  if ('drop' in op) {
-    const path = parsePath(op.drop)
-    return (v) => (forEachParent(v, path, (parent, key) => void delete parent[key]), v)
-  }
-  if ('rename' in op) {
-    const path = parsePath(op.rename)
-    const to = op.to
-    return (v) =>
-      (forEachParent(v, path, (parent, key) => {
-        if (!(key in parent)) return
-        parent[to] = parent[key]
-        delete parent[key]
-      }),
-      v)
-  }
-  const from = parsePath(op.move)
-  const to = parsePath(op.to)
-  return (v) => {
-    const value = getPath(v, from)
-    if (value === undefined) return v
-    forEachParent(v, from, (parent, key) => void delete parent[key])
-    setPath(v, to, value)
-    return v
-  }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
-
-function getPath(v: unknown, path: readonly Segment[]): unknown {
-  let cur = v
-  for (const seg of path) {
-    if (seg === EACH || !isObject(cur)) return undefined
-    cur = cur[seg]
-  }
-  return cur
-}
-
-function setPath(v: unknown, path: readonly Segment[], value: unknown): void {
-  let cur = v
-  for (let i = 0; i < path.length - 1; i++) {
-    const seg = path[i] as Segment
-    if (seg === EACH || !isObject(cur)) return
-    if (!isObject(cur[seg])) cur[seg] = {}
-    cur = cur[seg]
-  }
-  const last = path[path.length - 1]
-  if (isObject(cur) && typeof last === 'string') cur[last] = value
-}
-
-/** Calls `fn(parent, key)` for every object the path's last key lives in (fanning out at `[*]`). */
-function forEachParent(v: unknown, path: readonly Segment[], fn: (parent: Record<string, unknown>, key: string) => void): void {
-  const last = path[path.length - 1]
-  if (typeof last !== 'string') return
-  const walk = (cur: unknown, i: number): void => {
-    if (i === path.length - 1) {
-      if (isObject(cur)) fn(cur, last)
-      return
-    }
-    const seg = path[i] as Segment
-    if (seg === EACH) {
-      if (Array.isArray(cur)) for (const item of cur) walk(item, i + 1)
-    } else if (isObject(cur)) walk(cur[seg], i + 1)
-  }
-  walk(v, 0)
-}

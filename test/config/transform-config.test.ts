@@ -21,6 +21,7 @@ describe('route transform options', () => {
           path: '/a',
           transform: {
             cloud: {
+              request: { renameHeaders: { 'x-user': 'x-user-id' }, dropHeaders: ['x-debug'], body: [{ rename: 'userId', to: 'user_id' }, { wrap: 'data' }] },
               response: {
                 status: { '201': 200 },
                 renameHeaders: { 'x-count': 'x-total' },

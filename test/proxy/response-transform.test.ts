@@ -50,6 +50,14 @@ beforeAll(async () => {
       routes: [
         { id: 'posts', methods: ['GET'], path: '/posts', rewrite: { cloud: '/v2/posts' }, weight: 100, mirror: 'all', compare: { headers: ['x-total'], learnNoise: false }, transform: { cloud: toLegacyContract } },
         { id: 'create', methods: ['POST'], path: '/posts/new', rewrite: { cloud: '/v2/posts/new' }, weight: 100, mirror: 'off', transform: { cloud: { response: { status: { '201': 200 }, body: [{ unwrap: 'data' }] } } } },
+        {
+          id: 'orders',
+          methods: ['POST'],
+          path: '/orders',
+          weight: 100,
+          mirror: 'writes',
+          transform: { cloud: { request: { renameHeaders: { 'x-user': 'x-user-id' }, dropHeaders: ['x-legacy-only'], body: [{ rename: 'userId', to: 'user_id' }, { wrap: 'data' }] } } },
+        },
         { id: 'notes', methods: ['GET'], path: '/notes', rewrite: { cloud: '/v2/notes' }, weight: 100, mirror: 'off', transform: { cloud: { response: { body: [{ unwrap: 'data' }] } } } },
       ],
     }),
@@ -96,5 +104,21 @@ describe('response transforms', () => {
   it('leaves a body that is not JSON as sent', async () => {
     const res = await call(`${gw.dataUrl}/notes`)
     expect(res.text).toBe('{"data":"not json for us"}')
+  })
+
+  it('reshapes the request for the backend that wants it, and not for the other side', async () => {
+    const res = await call(`${gw.dataUrl}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user': 'ann', 'x-legacy-only': '1' }, body: '{"userId":"ann","title":"t"}' })
+    expect(res.headers['x-cutover-backend']).toBe('cloud')
+    const toCloud = cloud.requests.find((r) => r.url === '/orders')
+    expect(JSON.parse(toCloud?.body.toString() ?? '')).toEqual({ data: { user_id: 'ann', title: 't' } })
+    expect(Number(toCloud?.headers['content-length'])).toBe(toCloud?.body.length)
+    expect(toCloud?.headers['x-user-id']).toBe('ann')
+    expect(toCloud?.headers['x-user']).toBeUndefined()
+    expect(toCloud?.headers['x-legacy-only']).toBeUndefined()
+    // the mirrored copy to legacy is the client's request as sent
+    await expect.poll(() => legacy.requests.some((r) => r.url === '/orders'), { timeout: 5000 }).toBe(true)
+    const toLegacy = legacy.requests.find((r) => r.url === '/orders')
+    expect(toLegacy?.body.toString()).toBe('{"userId":"ann","title":"t"}')
+    expect(toLegacy?.headers['x-user']).toBe('ann')
   })
 })
