@@ -3,7 +3,9 @@
  *
  *   GET  → a fixed ~1 KB JSON document (content-length set, so no chunking)
  *   POST (any other method with a body) → reads the body, answers a small JSON receipt
- *   `?delay=MS` (or --delay / ORIGIN_DELAY_MS for every request) → answers after MS milliseconds
+ *   `?delay=MS` (or --delay / ORIGIN_DELAY_MS for every request) → answers after MS milliseconds;
+ *   with `&delayOn=NAME` only the origin called NAME waits (`?delay=200&delayOn=cloud`: a slow
+ *   secondary behind a fast primary, both asked the same path)
  *   `?same=1` → the body leaves out the origin's name, so legacy and cloud answer byte-identical
  *   JSON (a mirrored exchange compares equal); the `x-origin` header still names the origin
  *
@@ -53,7 +55,9 @@ function queryOf(url: string): Query {
   if (q < 0) return NO_QUERY
   const params = new URLSearchParams(url.slice(q + 1))
   const delay = params.get('delay')
-  return { delay: delay === null ? defaultDelay : nonNegativeInt(delay, 'delay'), same: params.get('same') === '1' }
+  const delayOn = params.get('delayOn')
+  const mine = delayOn === null || delayOn === name
+  return { delay: delay === null || !mine ? defaultDelay : nonNegativeInt(delay, 'delay'), same: params.get('same') === '1' }
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, received: number, same: boolean): void {

@@ -4,20 +4,25 @@
  * so its CPU time per request is its own; targets are interleaved and alternate direction each
  * round, and the tables show medians. Full detail goes to bench/results/latest.json.
  *
+ * Scenarios with `load: 'fixed-rate'` run open loop at one rate for the whole bench run: half
+ * the saturated req/s of the mirror-off write, measured just before the first of them.
+ *
  * Env: BENCH_DURATION BENCH_WARMUP BENCH_REWARM BENCH_CONNECTIONS BENCH_PIPELINING BENCH_ROUNDS
- *      BENCH_SCENARIOS BENCH_TARGETS BENCH_PROFILE (see bench/README.md)
+ *      BENCH_SCENARIOS BENCH_TARGETS BENCH_PROFILE BENCH_RATE CUTOVER_KAFKA_BROKERS (see bench/README.md)
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
+import { FIXED_RATE } from './scenarios/fixed-rate.ts'
 import { SCENARIOS } from './scenarios/index.ts'
-import type { Scenario, TargetSpec } from './scenarios/types.ts'
+import type { RequestSpec, Scenario, TargetSpec } from './scenarios/types.ts'
 import { hostBusyMicros } from './lib/host-load.ts'
-import { runLoad } from './lib/load.ts'
+import { runLoad, type LoadResult } from './lib/load.ts'
+import { runOpenLoop } from './lib/open-loop.ts'
 import { BENCH_DIR, BenchProcess, REPO_DIR } from './lib/processes.ts'
 import { scenarioTable, summary } from './lib/report.ts'
-import type { BenchResult, Comparison, GateResult, RoundRatio, RunRecord, ScenarioResult, TargetSummary } from './lib/results.ts'
+import type { BenchResult, Comparison, FixedRate, GateResult, RoundRatio, RunRecord, ScenarioResult, TargetSummary } from './lib/results.ts'
 import { readSettings, type BenchSettings } from './lib/settings.ts'
 import { median, ratio, spread } from './lib/stats.ts'
 
@@ -27,6 +32,10 @@ const PROFILES_DIR = join(RESULTS_DIR, 'profiles')
 const RUN_OVERHEAD_S = 0.15
 /** Cores' worth of CPU used outside the bench above which a run counts as noisy. */
 const NOISY_CORES = 0.25
+/** Brokers for the targets with `kafka: true`; without them those targets are left out. */
+const KAFKA_BROKERS = process.env.CUTOVER_KAFKA_BROKERS?.trim() ?? ''
+/** Topics of this bench run on that broker (`<prefix>.diffs`, …): nobody else's events mix in. */
+const KAFKA_TOPIC_PREFIX = `cutover-bench-${Date.now().toString(36)}`
 
 function log(line: string): void {
   process.stderr.write(line + '\n')
@@ -43,8 +52,14 @@ function selectScenarios(settings: BenchSettings): Scenario[] {
 }
 
 function selectTargets(scenario: Scenario, settings: BenchSettings): TargetSpec[] {
-  if (settings.targets.length === 0) return [...scenario.targets]
-  return scenario.targets.filter((t) => settings.targets.includes(t.id) || settings.targets.includes(t.kind))
+  const runnable = scenario.targets.filter((t) => t.kafka !== true || KAFKA_BROKERS !== '')
+  if (settings.targets.length === 0) return runnable
+  return runnable.filter((t) => settings.targets.includes(t.id) || settings.targets.includes(t.kind))
+}
+
+/** The scenario's request, with the target's own path when it has one. */
+function requestOf(scenario: Scenario, target: TargetSpec): RequestSpec {
+  return target.path === undefined ? scenario.request : { ...scenario.request, path: target.path }
 }
 
 /** Starts target processes on first use and keeps them for later scenarios with the same setup. */
@@ -52,6 +67,7 @@ class Fleet {
   readonly #settings: BenchSettings
   readonly #byKey = new Map<string, BenchProcess>()
   readonly #names = new Set<string>()
+  readonly #served = new Set<BenchProcess>()
   readonly legacy: BenchProcess
   readonly cloud: BenchProcess
 
@@ -69,15 +85,25 @@ class Fleet {
     return new Fleet(settings, legacy, cloud)
   }
 
+  /** The process has had a measured run (so its JIT and pools are warm). */
+  served(proc: BenchProcess): void {
+    this.#served.add(proc)
+  }
+
+  hasServed(proc: BenchProcess): boolean {
+    return this.#served.has(proc)
+  }
+
   get all(): BenchProcess[] {
     return [this.legacy, this.cloud, ...this.#byKey.values()]
   }
 
   async for(target: TargetSpec): Promise<BenchProcess> {
     if (target.kind === 'origin') return this.legacy
+    const kafka = target.kafka === true ? ['--kafka', KAFKA_BROKERS, '--topic-prefix', KAFKA_TOPIC_PREFIX] : []
     const args =
       target.kind === 'cutover'
-        ? ['--legacy', this.legacy.url, '--cloud', this.cloud.url, '--routes', JSON.stringify(target.routes ?? [])]
+        ? ['--legacy', this.legacy.url, '--cloud', this.cloud.url, '--routes', JSON.stringify(target.routes ?? []), ...(target.journal === false ? ['--journal', 'off'] : []), ...kafka]
         : ['--upstream', this.legacy.url]
     const key = `${target.kind} ${args.join(' ')}`
     const existing = this.#byKey.get(key)
@@ -101,28 +127,45 @@ function nodeFlags(settings: BenchSettings, name: string, kind: string, id?: str
 }
 
 /** One request through the target before any load: a proxy that cannot reach its origin fails here. */
-async function smokeCheck(url: string, scenario: Scenario, id: string): Promise<void> {
-  const { method, path, headers, body } = scenario.request
+async function smokeCheck(url: string, request: RequestSpec, what: string): Promise<void> {
+  const { method, path, headers, body } = request
   const res = await fetch(url + path, { method, headers: { ...headers }, body })
   const text = await res.text()
   if (!res.ok || res.headers.get('x-origin') === null) {
-    throw new Error(`${scenario.name}/${id}: smoke request answered ${res.status} (x-origin: ${res.headers.get('x-origin')}): ${text.slice(0, 200)}`)
+    throw new Error(`${what}: smoke request answered ${res.status} (x-origin: ${res.headers.get('x-origin')}): ${text.slice(0, 200)}`)
   }
 }
 
-async function measure(scenario: Scenario, settings: BenchSettings, proc: BenchProcess, fleet: Fleet, round: number, position: number): Promise<RunRecord> {
-  const load = { url: proc.url, request: scenario.request, connections: settings.connections, pipelining: settings.pipelining }
+/** `rate` null: saturated (autocannon); else open loop at that many req/s, warm-up included. */
+function load(url: string, request: RequestSpec, settings: BenchSettings, seconds: number, rate: number | null): Promise<LoadResult> {
+  const opts = { url, request, connections: settings.connections, pipelining: settings.pipelining, seconds }
+  return rate === null ? runLoad(opts) : runOpenLoop({ ...opts, rate })
+}
+
+async function measure(
+  request: RequestSpec,
+  rate: number | null,
+  settings: BenchSettings,
+  proc: BenchProcess,
+  fleet: Fleet,
+  round: number,
+  position: number,
+): Promise<RunRecord> {
   let warmup: RunRecord['warmup'] = null
-  const warmSeconds = round === 1 ? settings.warmup : settings.rewarm
+  // a process that already had a measured run in this bench run (an earlier scenario) has its JIT
+  // and pools warm: the short warm-up will do, which keeps the whole bench within its budget
+  const warm = round > 1 || fleet.hasServed(proc)
+  const warmSeconds = warm ? settings.rewarm : settings.warmup
   if (warmSeconds > 0) {
-    const w = await runLoad({ ...load, seconds: warmSeconds })
-    warmup = { requests: w.requests, non2xx: w.non2xx, errors: w.errors }
+    const w = await load(proc.url, request, settings, warmSeconds, rate)
+    warmup = { requests: w.requests, non2xx: w.non2xx, errors: w.errors, unanswered: w.unanswered }
   }
   const origins = proc === fleet.legacy ? [fleet.legacy, fleet.cloud] : [proc, fleet.legacy, fleet.cloud]
   const before = await Promise.all(origins.map((p) => p.stats()))
   const hostBefore = hostBusyMicros()
   const loadgenBefore = process.cpuUsage()
-  const result = await runLoad({ ...load, seconds: settings.duration })
+  const result = await load(proc.url, request, settings, settings.duration, rate)
+  fleet.served(proc)
   const loadgen = process.cpuUsage(loadgenBefore)
   const hostAfter = hostBusyMicros()
   const after = await Promise.all(origins.map((p) => p.stats()))
@@ -143,7 +186,10 @@ async function measure(scenario: Scenario, settings: BenchSettings, proc: BenchP
   if (result.errors > 0) problems.push(`errors=${result.errors}`)
   if (result.timeouts > 0) problems.push(`timeouts=${result.timeouts}`)
   if (result.requests === 0) problems.push('no responses')
-  if (warmup !== null && (warmup.non2xx > 0 || warmup.errors > 0)) problems.push(`warm-up non2xx=${warmup.non2xx} errors=${warmup.errors}`)
+  if (result.unanswered > 0) problems.push(`unanswered=${result.unanswered} (fell behind the fixed rate)`)
+  if (warmup !== null && (warmup.non2xx > 0 || warmup.errors > 0 || warmup.unanswered > 0)) {
+    problems.push(`warm-up non2xx=${warmup.non2xx} errors=${warmup.errors}${warmup.unanswered > 0 ? ` unanswered=${warmup.unanswered}` : ''}`)
+  }
   return {
     round,
     position,
@@ -168,7 +214,7 @@ function counterDelta(before: Readonly<Record<string, number>>, after: Readonly<
   return out
 }
 
-function summarise(target: TargetSpec, proc: BenchProcess, runs: readonly RunRecord[]): TargetSummary {
+function summarise(target: TargetSpec, path: string, proc: BenchProcess, runs: readonly RunRecord[]): TargetSummary {
   // Runs during which something outside the bench took a real share of the 2 cores measure that
   // something as much as the target: leave them out of the medians when a clean run exists.
   const clean = runs.filter((r) => !r.noisy)
@@ -179,11 +225,13 @@ function summarise(target: TargetSpec, proc: BenchProcess, runs: readonly RunRec
     kind: target.kind,
     process: proc.name,
     pid: proc.pid,
+    path,
     runs,
     median: {
       rps: pick((r) => r.load.rps),
       p50Ms: pick((r) => r.load.p50Ms),
       p99Ms: pick((r) => r.load.p99Ms),
+      p99FromDueMs: pick((r) => r.load.p99FromDueMs),
       cpuPerReq: pick((r) => r.cpuPerReq),
       originCpuPerReq: pick((r) => r.originCpuPerReq),
       loadgenCpuPerReq: pick((r) => r.loadgenCpuPerReq),
@@ -244,26 +292,74 @@ function compare(targets: readonly TargetSummary[], subject: string, baseline: s
   }
 }
 
-function judge(scenario: Scenario, comparisons: readonly Comparison[]): GateResult | null {
-  const gate = scenario.gate
-  if (gate === undefined) return null
-  const c = comparisons.find((x) => x.subject === gate.subject && x.baseline === gate.baseline)
-  if (c === undefined) return null
-  const failures: string[] = []
-  if (!c.valid) failures.push('invalid run')
-  // a bound the gate leaves out is not checked
-  if (gate.minRps !== undefined && !(c.rps >= gate.minRps)) failures.push(`req/s ${c.rps.toFixed(2)}× < ${gate.minRps}×`)
-  if (gate.maxCpu !== undefined && !(c.cpuPerReq <= gate.maxCpu)) failures.push(`CPU/req ${c.cpuPerReq.toFixed(2)}× > ${gate.maxCpu}×`)
-  if (gate.maxP99 !== undefined && !(c.p99 <= gate.maxP99)) failures.push(`p99 ${c.p99.toFixed(2)}× > ${gate.maxP99}×`)
-  return { ...gate, pass: failures.length === 0, failures }
+function judge(scenario: Scenario, targets: readonly TargetSummary[], comparisons: readonly Comparison[]): GateResult[] {
+  const out: GateResult[] = []
+  for (const gate of scenario.gates ?? []) {
+    if (gate.kind === 'count') {
+      const t = targets.find((x) => x.id === gate.target)
+      if (t === undefined) continue // not selected (BENCH_TARGETS, or a Kafka target without brokers)
+      // a Prometheus counter appears once it first moves: absent is 0 when its group reported at all
+      const group = gate.counter.slice(0, gate.counter.indexOf('.') + 1)
+      const reported = Object.keys(t.totals.counters).some((k) => k.startsWith(group))
+      const value = reported ? (t.totals.counters[gate.counter] ?? 0) : Number.NaN
+      const problems = [...(t.valid ? [] : ['invalid run']), ...(reported ? [] : [`${gate.target} reported no ${group}* counter`])]
+      out.push({ ...gate, scenario: scenario.name, value, range: null, clean: null, pass: problems.length === 0 && value <= gate.max, problems })
+      continue
+    }
+    const c = comparisons.find((x) => x.subject === gate.subject && x.baseline === gate.baseline)
+    if (c === undefined) continue
+    const value = c[gate.metric]
+    // a bound the gate leaves out is not checked; NaN passes none
+    const within = (gate.min === undefined || value >= gate.min) && (gate.max === undefined || value <= gate.max) && Number.isFinite(value)
+    const problems = c.valid ? [] : ['invalid run']
+    const per = c.rounds.filter((r) => c.usedRounds.includes(r.round)).map((r) => r[gate.metric]).filter((v) => Number.isFinite(v))
+    const range: [number, number] | null = per.length < 2 ? null : [Math.min(...per), Math.max(...per)]
+    const clean = { rounds: c.cleanRounds, of: c.rounds.length }
+    out.push({ ...gate, scenario: scenario.name, value, range, clean, pass: within && problems.length === 0, problems })
+  }
+  return out
 }
 
-async function runScenario(scenario: Scenario, settings: BenchSettings, fleet: Fleet): Promise<ScenarioResult> {
+/**
+ * The fixed-rate scenarios' rate: `FIXED_RATE.fraction` of a saturated run of the mirror-off
+ * write (after a warm-up), or BENCH_RATE. Measured once, before the first of them.
+ */
+async function findFixedRate(settings: BenchSettings, fleet: Fleet, earlier: readonly ScenarioResult[]): Promise<FixedRate> {
+  if (settings.rate !== null) {
+    log(`fixed rate: ${settings.rate} req/s (BENCH_RATE)`)
+    return { rate: settings.rate, source: 'BENCH_RATE', saturatedRps: null, measuredBy: null }
+  }
+  // the same target and request already ran saturated in this bench run: its median it is
+  const { scenario, target } = FIXED_RATE.measuredBy
+  const measured = earlier.find((s) => s.name === scenario)?.targets.find((t) => t.id === target)
+  if (measured !== undefined && measured.valid && measured.median.rps > 0) {
+    const rate = Math.max(1, Math.round(measured.median.rps * FIXED_RATE.fraction))
+    log(`fixed rate: ${rate} req/s = ${FIXED_RATE.fraction} × ${Math.round(measured.median.rps)} req/s, the median of ${scenario}/${target} (saturated)`)
+    return { rate, source: 'measured', saturatedRps: measured.median.rps, measuredBy: `${scenario}/${target}` }
+  }
+  const proc = await fleet.for(FIXED_RATE.target)
+  await smokeCheck(proc.url, FIXED_RATE.request, 'fixed rate')
+  const warmSeconds = fleet.hasServed(proc) ? settings.rewarm : settings.warmup
+  if (warmSeconds > 0) await load(proc.url, FIXED_RATE.request, settings, warmSeconds, null)
+  const saturated = await load(proc.url, FIXED_RATE.request, settings, settings.duration, null)
+  fleet.served(proc)
+  if (saturated.non2xx > 0 || saturated.errors > 0 || saturated.timeouts > 0 || saturated.requests === 0) {
+    throw new Error(`fixed rate: the saturated mirror-off run failed (non2xx ${saturated.non2xx}, errors ${saturated.errors}, timeouts ${saturated.timeouts})`)
+  }
+  const rate = Math.max(1, Math.round(saturated.rps * FIXED_RATE.fraction))
+  log(
+    `fixed rate: ${rate} req/s = ${FIXED_RATE.fraction} × ${Math.round(saturated.rps)} req/s, the saturated ${FIXED_RATE.request.method} ` +
+      `${FIXED_RATE.request.path} through cutover mirror off (p99 ${saturated.p99Ms.toFixed(2)} ms)`,
+  )
+  return { rate, source: 'measured', saturatedRps: saturated.rps, measuredBy: `a ${settings.duration} s saturated run`, saturated }
+}
+
+async function runScenario(scenario: Scenario, settings: BenchSettings, fleet: Fleet, rate: number | null): Promise<ScenarioResult> {
   const targets = selectTargets(scenario, settings)
   const procs = new Map<string, BenchProcess>()
   for (const t of targets) {
     const proc = await fleet.for(t)
-    await smokeCheck(proc.url, scenario, t.id)
+    await smokeCheck(proc.url, requestOf(scenario, t), `${scenario.name}/${t.id}`)
     procs.set(t.id, proc)
   }
   const runs = new Map<string, RunRecord[]>(targets.map((t) => [t.id, []]))
@@ -273,7 +369,7 @@ async function runScenario(scenario: Scenario, settings: BenchSettings, fleet: F
     const order = round % 2 === 1 ? targets : [...targets].reverse()
     for (let position = 0; position < order.length; position++) {
       const t = order[position] as TargetSpec
-      const rec = await measure(scenario, settings, procs.get(t.id) as BenchProcess, fleet, round, position)
+      const rec = await measure(requestOf(scenario, t), rate, settings, procs.get(t.id) as BenchProcess, fleet, round, position)
       runs.get(t.id)?.push(rec)
       log(
         `[${scenario.name} ${round}/${settings.rounds}] ${t.id.padEnd(idWidth)} ${Math.round(rec.load.rps).toString().padStart(6)} req/s  ` +
@@ -283,7 +379,7 @@ async function runScenario(scenario: Scenario, settings: BenchSettings, fleet: F
       )
     }
   }
-  const summaries = targets.map((t) => summarise(t, procs.get(t.id) as BenchProcess, runs.get(t.id) ?? []))
+  const summaries = targets.map((t) => summarise(t, requestOf(scenario, t).path, procs.get(t.id) as BenchProcess, runs.get(t.id) ?? []))
   const comparisons = scenario.compare.map(([s, b]) => compare(summaries, s, b)).filter((c): c is Comparison => c !== null)
   return {
     name: scenario.name,
@@ -291,9 +387,10 @@ async function runScenario(scenario: Scenario, settings: BenchSettings, fleet: F
     request: scenario.request,
     showSplit: scenario.showSplit === true,
     showUpstream: scenario.showUpstream === true,
+    rate,
     targets: summaries,
     comparisons,
-    gate: judge(scenario, comparisons),
+    gates: judge(scenario, summaries, comparisons),
   }
 }
 
@@ -322,8 +419,13 @@ async function main(): Promise<number> {
   const settings = readSettings()
   const scenarios = selectScenarios(settings)
   const runsPlanned = scenarios.reduce((n, s) => n + selectTargets(s, settings).length, 0) * settings.rounds
-  const warmups = (runsPlanned / settings.rounds) * (settings.warmup + (settings.rounds - 1) * settings.rewarm)
-  const estimate = runsPlanned * (settings.duration + RUN_OVERHEAD_S) + warmups + 8
+  // the long warm-up once per process (targets with the same setup share one), the short one before every other run
+  const processes = new Set(scenarios.flatMap((s) => selectTargets(s, settings).map((t) => JSON.stringify([t.kind, t.kind === 'cutover' ? t.routes : null, t.kafka === true]))))
+  const warmups = processes.size * (settings.warmup - settings.rewarm) + runsPlanned * settings.rewarm
+  const firstFixed = scenarios.findIndex((s) => s.load === 'fixed-rate')
+  const calibrated = settings.rate !== null || scenarios.slice(0, Math.max(0, firstFixed)).some((s) => s.name === FIXED_RATE.measuredBy.scenario)
+  const fixedRateRuns = firstFixed >= 0 && !calibrated ? settings.warmup + settings.duration : 0
+  const estimate = runsPlanned * (settings.duration + RUN_OVERHEAD_S) + warmups + fixedRateRuns + 8
   log(
     `bench: ${scenarios.map((s) => s.name).join(', ')} — ${runsPlanned} runs of ${settings.duration} s (+ warm-ups), ` +
       `${settings.connections} connections: about ${Math.ceil(estimate)} s`,
@@ -331,6 +433,14 @@ async function main(): Promise<number> {
 
   const code = codeUnderTest()
   if (code.uncommitted.length > 0) log(`note: measuring HEAD ${code.commit} plus uncommitted changes in ${code.uncommitted.join(', ')}`)
+  const kafkaTargets = scenarios.flatMap((s) => s.targets.filter((t) => t.kafka === true).map((t) => `${s.name}/${t.id}`))
+  if (kafkaTargets.length > 0) {
+    log(
+      KAFKA_BROKERS === ''
+        ? `note: CUTOVER_KAFKA_BROKERS is not set: ${kafkaTargets.join(', ')} left out (diff events go to the spool only)`
+        : `kafka: ${kafkaTargets.join(', ')} publish to ${KAFKA_BROKERS}, topics ${KAFKA_TOPIC_PREFIX}.*`,
+    )
+  }
   const startedAt = new Date()
   const t0 = performance.now()
   const fleet = await Fleet.start(settings)
@@ -343,9 +453,11 @@ async function main(): Promise<number> {
   })
 
   const results: ScenarioResult[] = []
+  let fixedRate: FixedRate | null = null
   try {
     for (const scenario of scenarios) {
-      const r = await runScenario(scenario, settings, fleet)
+      if (scenario.load === 'fixed-rate' && fixedRate === null) fixedRate = await findFixedRate(settings, fleet, results)
+      const r = await runScenario(scenario, settings, fleet, scenario.load === 'fixed-rate' ? (fixedRate?.rate ?? null) : null)
       results.push(r)
       log('\n' + scenarioTable(r, settings.rounds) + '\n')
     }
@@ -361,6 +473,7 @@ async function main(): Promise<number> {
     commit: code.commit,
     uncommitted: code.uncommitted,
     settings,
+    fixedRate,
     scenarios: results,
   }
   mkdirSync(RESULTS_DIR, { recursive: true })

@@ -5,10 +5,12 @@ import { availableParallelism } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
 import { CutoverError } from './errors.ts'
+import { addReconcileCommand } from './reconcile/reconcile-command.ts'
 import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
 import { replay } from './publish/replay.ts'
+import { parseReplayTime } from './publish/replay-window.ts'
 
 function workerCount(value: string): number {
   const n = Number(value)
@@ -87,6 +89,20 @@ function header(value: string, previous: Record<string, string>): Record<string,
   return { ...previous, [value.slice(0, colon).trim().toLowerCase()]: value.slice(colon + 1).trim() }
 }
 
+function attempts(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('must be a whole number from 1 to 100')
+  return n
+}
+
+function replayTime(value: string): number {
+  try {
+    return parseReplayTime(value)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message)
+  }
+}
+
 program
   .command('replay')
   .description('resend mirrored writes that failed (from the replay topic) with their original Idempotency-Key')
@@ -94,16 +110,32 @@ program
   .option('-r, --route <id>', 'only this route')
   .option('-n, --dry-run', 'list what would be sent; send nothing, commit nothing', false)
   .option('-H, --header <header>', "extra header for every resend, 'name: value' (repeatable; events never carry credentials)", header, {})
-  .action(async (opts: { config: string; route?: string; dryRun: boolean; header: Record<string, string> }) => {
+  .option('--max-attempts <n>', 'tries of one event before it goes to the dead-letter topic (default: replay.maxAttempts, 5)', attempts)
+  .option('--since <time>', 'only writes at or after this time: ISO time or a duration before now (90s, 15m, 2h, 7d)', replayTime)
+  .option('--until <time>', 'only writes before this time (same forms)', replayTime)
+  .action(async (opts: { config: string; route?: string; dryRun: boolean; header: Record<string, string>; maxAttempts?: number; since?: number; until?: number }) => {
     try {
       // replay never serves the admin API: a short CUTOVER_ADMIN_TOKEN is not its problem
       const config = await loadConfig(opts.config, process.env, { admin: false })
       if (opts.route !== undefined && !config.routes.some((r) => r.id === opts.route)) throw new CutoverError('CUTOVER_ROUTE_NOT_FOUND', `unknown route '${opts.route}'`)
-      const summary = await replay({ config, dryRun: opts.dryRun, headers: opts.header, print: (line) => process.stdout.write(line + '\n'), ...(opts.route === undefined ? {} : { route: opts.route }) })
-      process.exit(summary.failed > 0 ? 1 : 0)
+      const window = { ...(opts.since === undefined ? {} : { since: opts.since }), ...(opts.until === undefined ? {} : { until: opts.until }) }
+      const summary = await replay({
+        config,
+        dryRun: opts.dryRun,
+        headers: opts.header,
+        window,
+        print: (line) => process.stdout.write(line + '\n'),
+        progress: (line) => process.stderr.write(line + '\n'),
+        ...(opts.route === undefined ? {} : { route: opts.route }),
+        ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
+      })
+      // dead-lettered events are settled (reported above); only pending ones need another run
+      process.exit(summary.pending > 0 ? 1 : 0)
     } catch (err) {
       fail(err)
     }
   })
+
+addReconcileCommand(program, fail, header)
 
 await program.parseAsync(process.argv)

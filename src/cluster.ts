@@ -16,6 +16,8 @@ import type { GuardSnapshot, GuardStatus } from './resilience/guard.ts'
 import { worstStatus } from './resilience/guard-set.ts'
 import { join } from 'node:path'
 import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './metrics/metrics.ts'
+import type { IdPair } from './ids/id-map.ts'
+import type { IdSummary } from './ids/id-store.ts'
 
 /**
  * `--workers N`: N data-plane processes share the listening port (node:cluster); the primary owns
@@ -33,18 +35,21 @@ type Query =
   | { what: 'breakers' }
   | { what: 'guards' }
   | { what: 'guard-status'; route: string }
+  | { what: 'ids'; map: string | undefined; limit: number }
 
 type ToWorker =
   | { type: 'cutover:state'; routes: Record<string, RouteState> }
   | { type: 'cutover:route-state'; id: string; state: RouteState }
   | { type: 'cutover:query'; seq: number; query: Query }
   | { type: 'cutover:drain' }
+  | { type: 'cutover:id-pair'; pair: IdPair }
 
 type ToPrimary =
   | { type: 'cutover:hello' }
   | { type: 'cutover:listening'; url: string }
   | { type: 'cutover:answer'; seq: number; value: unknown }
   | { type: 'cutover:guard-trip'; route: string; to: number; reason: string; detail: string }
+  | { type: 'cutover:id-pair'; pair: IdPair }
 
 function isMessage<T extends { type: string }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && typeof (msg as { type?: unknown }).type === 'string' && (msg as { type: string }).type.startsWith('cutover:')
@@ -100,6 +105,11 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
           .catch((err: unknown) => log.error({ err, route: msg.route }, 'guard could not set the weight back'))
       }
       ramps.onRollback(msg.route, msg.detail)
+    } else if (msg.type === 'cutover:id-pair') {
+      // a pair one worker recorded: every other worker learns it (the recording worker persists it)
+      each((w) => {
+        if (w.id !== worker.id) send(w, msg)
+      })
     } else if (msg.type === 'cutover:answer') {
       const p = pending.get(msg.seq)
       if (p !== undefined) {
@@ -153,6 +163,14 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     noiseDetail: async (route) => mergeNoise(await ask<NoiseSnapshot | null>({ what: 'noise-detail', route })),
     clearNoise: async (route) => (await ask<boolean>({ what: 'noise-clear', route })).some(Boolean),
     ramps,
+    ids: async (map, limit) => {
+      // per map, the fewest pairs any worker holds: what every worker can translate
+      const parts = (await ask<IdSummary | null>({ what: 'ids', map, limit })).filter((p): p is IdSummary => p !== null)
+      const maps: Record<string, number> = {}
+      for (const name of new Set(parts.flatMap((p) => Object.keys(p.maps)))) maps[name] = Math.min(...parts.map((p) => p.maps[name] ?? 0))
+      const pairs = parts.reduce<IdPair[]>((most, p) => (p.pairs.length > most.length ? p.pairs : most), [])
+      return { maps, pairs }
+    },
     guards: async () => {
       // each worker guards its share of the traffic: show the window with the most cloud requests
       const out: Record<string, GuardSnapshot> = {}
@@ -240,6 +258,7 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
     if (q.what === 'breakers') return ready === null ? {} : breakerStates(ready.breakers)
     if (q.what === 'guards') return ready?.guards.snapshots() ?? {}
     if (q.what === 'guard-status') return ready?.guards.status(q.route)
+    if (q.what === 'ids') return ready?.ids?.summary(q.map, q.limit) ?? null
     return ready?.mirror.noise() ?? {}
   }
   const initial = new Promise<Record<string, RouteState>>((resolve) => {
@@ -264,6 +283,9 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
         case 'cutover:drain':
           void drain()
           break
+        case 'cutover:id-pair':
+          ready?.ids?.learn(msg.pair)
+          break
       }
     })
   })
@@ -275,6 +297,7 @@ export async function runWorker(config: CutoverConfig, log: Logger): Promise<voi
 
   const data = await buildDataPlane(config, states, log, metrics, Number(process.env[WORKER_INDEX_ENV] ?? 0))
   ready = data
+  data.ids?.onRecord((pair) => reply({ type: 'cutover:id-pair', pair }))
   data.guards.start((trip) =>
     reply({ type: 'cutover:guard-trip', route: trip.route, to: trip.to, reason: trip.verdict.reason, detail: `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}` }),
   )

@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'CUTOVER_INTERNAL',
   'CUTOVER_CONFIG_INVALID',
   'CUTOVER_CONFIG_LOAD',
+  'CUTOVER_REPLAY_BUSY',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -53,6 +54,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
   CUTOVER_INTERNAL: { status: 500, message: 'internal error' },
   CUTOVER_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
   CUTOVER_CONFIG_LOAD: { status: 500, message: 'configuration could not be loaded' },
+  CUTOVER_REPLAY_BUSY: { status: 409, message: 'another cutover replay is running' },
 })
 
 export class CutoverError extends Error {

@@ -22,12 +22,15 @@ import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
 import { CLOSE_FLUSH_MS, createPublisher, type Publisher } from './publish/publisher.ts'
+import { Journal } from './mirror/journal.ts'
+import { JournalRecovery } from './mirror/journal-recovery.ts'
 import { AUDIT_SCHEMA } from './publish/events.ts'
 import { createBreakers, type BackendBreaker, type BreakerState } from './resilience/breaker.ts'
 import { GuardSet } from './resilience/guard-set.ts'
 import { ReadCache } from './cache/read-cache.ts'
 import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
+import { IdStore } from './ids/id-store.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -81,6 +84,12 @@ export interface DataPlaneHandle {
   readonly breakers: ReadonlyMap<string, BackendBreaker>
   readonly guards: GuardSet
   readonly cache: ReadCache | null
+  /** null when no route configures `ids` */
+  readonly ids: IdStore | null
+  /** null with `journal.enabled: false` */
+  readonly journal: Journal | null
+  /** finishing the jobs a previous run left in the journal */
+  readonly recovery: JournalRecovery | null
   /** A route's state changed: its cached reads came from the side that served before. */
   routeChanged(id: string): void
   listen(): Promise<string>
@@ -105,9 +114,15 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const diffs = new DiffLog()
   const breakers = createBreakers(config.backends, metrics.breakerState, log)
   const guards = new GuardSet(config, states, metrics, log)
-  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards)
+  // the persisted pairs are loaded before this process serves: a restart keeps translating
+  const ids = config.routes.some((r) => r.ids !== undefined) ? await IdStore.open(config, log, publisher, worker) : null
+  const journaled = config.journal.enabled ? await Journal.open(join(config.spool.dir, `w${worker}`, 'journal'), config.journal, metrics.registry, log) : null
+  const journal = journaled?.journal ?? null
+  const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards, ids, journal)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config)
+  // what a previous run left unfinished is resent in the background, while this one serves
+  const recovery = journaled === null ? null : new JournalRecovery(journaled.recovered, { journal: journaled.journal, publisher, upstreams, log, concurrency: config.limits.mirrorInFlight })
   const backends = [...upstreams.keys()]
   const metricsTable = new MetricsTable(metrics, [...table.routes.map((r) => r.id), FALLBACK_ROUTE], backends, guards)
   metricsTable.get(NO_ROUTE, NO_ROUTE)
@@ -139,6 +154,9 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     breakers,
     guards,
     cache,
+    ids,
+    journal,
+    recovery,
     routeChanged(id) {
       cache?.flushRoute(id)
     },
@@ -173,9 +191,13 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         // and each cut call reports its failure (a write goes to replay) before events are flushed
         await waitFor(mirror.idle(), Math.min(MIRROR_DRAIN_MS, left()))
         if (mirror.inFlight > 0) log.warn({ inFlight: mirror.inFlight }, 'drain time is up: cutting the mirrored calls still running')
+        await recovery?.stop()
         await closeUpstreamsWithin(upstreams, left())
         await waitFor(mirror.idle(), SHUTDOWN_MARGIN_MS / 2)
+        await ids?.close()
         await publisher.close(Math.min(CLOSE_FLUSH_MS, Math.max(SHUTDOWN_MARGIN_MS / 2, left())))
+        // after the publisher: its last spool flush marks replayed jobs done
+        await journal?.close()
         for (const b of breakers.values()) b.shutdown()
         guards.stop()
       }
@@ -245,6 +267,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     clearNoise: async (route) => data.mirror.clearNoise(route),
     breakers: async () => breakerStates(data.breakers),
     guards: async () => data.guards.snapshots(),
+    ids: async (map, limit) => data.ids?.summary(map, limit) ?? { maps: {}, pairs: [] },
     ramps,
   })
 

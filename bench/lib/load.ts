@@ -27,6 +27,16 @@ export interface LoadResult {
   readonly errors: number
   readonly timeouts: number
   readonly statusCodes: Readonly<Record<string, number>>
+  /**
+   * Open-loop runs: requests never sent (over the generator's in-flight bound) or never answered
+   * by the drain deadline — the target fell behind the rate. 0 for saturated runs.
+   */
+  readonly unanswered: number
+  /** Open-loop runs (open-loop.ts): the fixed rate asked for, req/s; null for a saturated run. */
+  readonly rate: number | null
+  /** Open-loop runs: latency from each request's due time rather than its send; NaN otherwise. */
+  readonly p50FromDueMs: number
+  readonly p99FromDueMs: number
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
@@ -72,5 +82,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     errors: result.errors,
     timeouts: result.timeouts,
     statusCodes,
+    unanswered: 0,
+    rate: null,
+    p50FromDueMs: Number.NaN,
+    p99FromDueMs: Number.NaN,
   }
 }

@@ -1,4 +1,5 @@
 /** Plain-text tables for the terminal; the JSON file has everything else. */
+import type { RatioMetric } from '../scenarios/types.ts'
 import type { BenchResult, Comparison, GateResult, ScenarioResult, TargetSummary } from './results.ts'
 
 const LABELS: Readonly<Record<string, string>> = {
@@ -8,9 +9,18 @@ const LABELS: Readonly<Record<string, string>> = {
   cutover: 'cutover',
   'mirror-off': 'cutover mirror off',
   'mirror-on': 'cutover mirror writes',
+  'mirror-nojournal': 'cutover mirror, no journal',
   uncached: 'cutover uncached',
   cached: 'cutover cached',
+  'split-mirror': 'cutover 50/50 mirror writes',
+  'fast-secondary': 'cutover fast secondary',
+  'slow-secondary': 'cutover slow secondary',
+  matching: 'cutover all matching',
+  mismatch: 'cutover all mismatch (spool)',
+  'mismatch-kafka': 'cutover all mismatch (Kafka)',
 }
+
+const METRIC_LABELS: Readonly<Record<RatioMetric, string>> = { rps: 'req/s', p99: 'p99', cpuPerReq: 'CPU/req' }
 
 function fixed(n: number, digits: number): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '—'
@@ -53,15 +63,27 @@ function comparisonLine(c: Comparison): string {
   )
 }
 
+/**
+ * `  gate mirrored POST CPU/req (saturated): cutover mirror writes ÷ cutover mirror off CPU/req 2.43× ≤ 1.50× — FAIL`
+ * The figure always shows, passed or not.
+ */
 function gateLine(g: GateResult): string {
-  const rule = [
-    g.minRps === undefined ? null : `req/s ≥ ${g.minRps.toFixed(1)}×`,
-    g.maxCpu === undefined ? null : `CPU/req ≤ ${g.maxCpu.toFixed(1)}×`,
-    g.maxP99 === undefined ? null : `p99 ≤ ${g.maxP99.toFixed(1)}×`,
-  ]
-    .filter((r) => r !== null)
-    .join(', ')
-  return `  gate ${g.subject} vs ${g.baseline} (${rule}): ${g.pass ? 'PASS' : `FAIL — ${g.failures.join(', ')}`}`
+  const rule =
+    g.kind === 'count'
+      ? `${LABELS[g.target] ?? g.target} ${g.counter} ${grouped(g.value)} ≤ ${grouped(g.max)}`
+      : `${LABELS[g.subject] ?? g.subject} ÷ ${LABELS[g.baseline] ?? g.baseline} ${METRIC_LABELS[g.metric]} ${times(g.value)}` +
+        (g.min === undefined ? '' : ` ≥ ${g.min.toFixed(2)}×`) +
+        (g.max === undefined ? '' : ` ≤ ${g.max.toFixed(2)}×`)
+  return `  gate ${g.label}: ${rule} — ${g.pass ? 'PASS' : 'FAIL'}${g.problems.length > 0 ? ` (${g.problems.join('; ')})` : ''}`
+}
+
+/** How settled a ratio gate's verdict is: the per-round range (straddling the bound: not settled) and clean rounds. */
+function gateBasis(g: GateResult): string {
+  if (g.kind === 'count' || g.clean === null) return ''
+  const bound = g.min ?? g.max
+  const straddles = g.range !== null && bound !== undefined && g.range[0] <= bound && g.range[1] >= bound
+  const range = g.range === null ? '' : `rounds ${g.range[0].toFixed(2)}–${g.range[1].toFixed(2)}×${straddles ? ' (straddles the bound)' : ''}, `
+  return `  [${range}${g.clean.rounds > 0 ? `${g.clean.rounds}/${g.clean.of} clean rounds` : `no clean round of ${g.clean.of}`}]`
 }
 
 /**
@@ -92,13 +114,15 @@ function upstreamLines(s: ScenarioResult): string[] {
 }
 
 export function scenarioTable(s: ScenarioResult, rounds: number): string {
-  const header = ['target', 'req/s', '±rounds', 'p50 ms', 'p99 ms', 'CPU µs/req', ...(s.showSplit ? ['cloud %'] : []), 'clean', 'other load', 'status']
+  const fixedRate = s.rate !== null
+  const header = ['target', 'req/s', '±rounds', 'p50 ms', 'p99 ms', ...(fixedRate ? ['p99 from due'] : []), 'CPU µs/req', ...(s.showSplit ? ['cloud %'] : []), 'clean', 'other load', 'status']
   const rows = s.targets.map((t) => [
     LABELS[t.id] ?? t.id,
     grouped(t.median.rps),
     `${fixed(t.rpsSpread * 100, 0)}%`,
     fixed(t.median.p50Ms, 2),
     fixed(t.median.p99Ms, 2),
+    ...(fixedRate ? [fixed(t.median.p99FromDueMs, 2)] : []),
     fixed(t.median.cpuPerReq, 1),
     ...(s.showSplit ? [fixed(t.median.cloudShare * 100, 1)] : []),
     `${t.cleanRuns}/${t.runs.length}`,
@@ -106,15 +130,16 @@ export function scenarioTable(s: ScenarioResult, rounds: number): string {
     status(t),
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === r.length - 1 ? 0 : (r[i] ?? '').length))))
+  const paths = [...new Set([s.request.path, ...s.targets.map((t) => t.path)])]
   const lines = [
     `== ${s.name}: ${s.title}`,
-    `   ${s.request.method} ${s.request.path} — medians of ${rounds} round(s), noisy runs left out when a clean one exists; CPU = the target process alone`,
+    `   ${s.request.method} ${paths.join(' | ')}${fixedRate ? ` — open loop at ${grouped(s.rate)} req/s` : ''} — medians of ${rounds} round(s), noisy runs left out when a clean one exists; CPU = the target process alone`,
     pad(header, widths),
     ...rows.map((r) => pad(r, widths)),
     ...(s.showUpstream ? upstreamLines(s) : []),
     ...s.comparisons.map(comparisonLine),
   ]
-  if (s.gate !== null) lines.push(gateLine(s.gate))
+  lines.push(...s.gates.map(gateLine))
   return lines.join('\n')
 }
 
@@ -132,5 +157,22 @@ export function summary(result: BenchResult): string {
   const noise =
     'noise on this box: ratios within ~10 % (req/s, p99) or ~15 % (CPU/req) of 1.00× are not a difference.\n' +
     "'other load' = cores used by processes outside the bench during the run; runs above 0.25 are 'noisy' and left out of a row's medians unless none is clean ('clean' column)."
-  return [head, ...result.scenarios.map((s) => scenarioTable(s, settings.rounds)), `${ranges}\n${noise}`].join('\n\n')
+  const fixedRate =
+    result.fixedRate === null
+      ? []
+      : [
+          `fixed rate: ${grouped(result.fixedRate.rate)} req/s` +
+            (result.fixedRate.saturatedRps === null
+              ? ' (BENCH_RATE)'
+              : ` = ${fixed(result.fixedRate.rate / result.fixedRate.saturatedRps, 2)} × ${grouped(result.fixedRate.saturatedRps)} req/s, the saturated mirror-off write (${result.fixedRate.measuredBy}) in this run`),
+        ]
+  const gates = result.scenarios.flatMap((s) => s.gates)
+  const verdicts =
+    gates.length === 0
+      ? []
+      : [
+          `gates: ${gates.filter((g) => g.pass).length} of ${gates.length} PASS\n` +
+            gates.map((g) => `${g.pass ? 'PASS' : 'FAIL'}  [${g.scenario}] ${gateLine(g).replace(/^ {2}gate /, '').replace(/ — (PASS|FAIL)/, '')}${gateBasis(g)}`).join('\n'),
+        ]
+  return [head, ...fixedRate, ...result.scenarios.map((s) => scenarioTable(s, settings.rounds)), ...verdicts, `${ranges}\n${noise}`].join('\n\n')
 }

@@ -23,7 +23,7 @@ export interface RunRecord {
   readonly otherCores: number | null
   /** otherCores above the threshold: left out of the medians when the target has a clean run. */
   readonly noisy: boolean
-  readonly warmup: { readonly requests: number; readonly non2xx: number; readonly errors: number } | null
+  readonly warmup: { readonly requests: number; readonly non2xx: number; readonly errors: number; readonly unanswered: number } | null
   readonly valid: boolean
   readonly problems: readonly string[]
 }
@@ -33,12 +33,16 @@ export interface TargetSummary {
   readonly kind: TargetKind
   readonly process: string
   readonly pid: number | undefined
+  /** The path and query it was asked (the scenario's, or the target's own). */
+  readonly path: string
   readonly runs: readonly RunRecord[]
   /** Medians over the clean runs (all runs when none was clean). */
   readonly median: {
     readonly rps: number
     readonly p50Ms: number
     readonly p99Ms: number
+    /** Fixed-rate runs: p99 from each request's due time (NaN for saturated runs). */
+    readonly p99FromDueMs: number
     readonly cpuPerReq: number
     readonly originCpuPerReq: number
     readonly loadgenCpuPerReq: number
@@ -88,9 +92,30 @@ export interface Comparison {
   readonly valid: boolean
 }
 
-export interface GateResult extends Gate {
+export type GateResult = Gate & {
+  readonly scenario: string
+  /** The ratio (RatioGate) or the count (CountGate) the bound was checked against. */
+  readonly value: number
+  /** Ratio gates: the lowest and highest per-round ratio the median is taken over (null for counts or one round). */
+  readonly range: readonly [number, number] | null
+  /** Ratio gates: rounds where neither run was noisy, of all rounds (null for counts). */
+  readonly clean: { readonly rounds: number; readonly of: number } | null
   readonly pass: boolean
-  readonly failures: readonly string[]
+  /** Why it failed besides the bound: an INVALID run, a counter the target did not report. */
+  readonly problems: readonly string[]
+}
+
+/** The rate of the fixed-rate scenarios, found once per run (scenarios/fixed-rate.ts). */
+export interface FixedRate {
+  /** Requests per second every fixed-rate run is asked for. */
+  readonly rate: number
+  readonly source: 'measured' | 'BENCH_RATE'
+  /** The saturated mirror-off req/s it is a fraction of (null with BENCH_RATE). */
+  readonly saturatedRps: number | null
+  /** Where that came from: `dual-write/mirror-off` (its median), or a calibration run of its own. */
+  readonly measuredBy: string | null
+  /** That calibration run, when there was one. */
+  readonly saturated?: LoadResult
 }
 
 export interface ScenarioResult {
@@ -99,9 +124,12 @@ export interface ScenarioResult {
   readonly request: RequestSpec
   readonly showSplit: boolean
   readonly showUpstream: boolean
+  /** Fixed-rate scenarios: the rate every run was asked for; null when saturated. */
+  readonly rate: number | null
   readonly targets: readonly TargetSummary[]
   readonly comparisons: readonly Comparison[]
-  readonly gate: GateResult | null
+  /** The scenario's gates whose targets ran. */
+  readonly gates: readonly GateResult[]
 }
 
 export interface BenchResult {
@@ -113,5 +141,7 @@ export interface BenchResult {
   /** Files under src/ (and the package manifests) that differed from HEAD when the run started. */
   readonly uncommitted: readonly string[]
   readonly settings: BenchSettings
+  /** null when no fixed-rate scenario ran. */
+  readonly fixedRate: FixedRate | null
   readonly scenarios: readonly ScenarioResult[]
 }

@@ -6,9 +6,9 @@
 export interface BenchSettings {
   /** Measured seconds per run. */
   readonly duration: number
-  /** Unmeasured seconds before a target's first run in a scenario (JIT, pools, connections). */
+  /** Unmeasured seconds before a process's first measured run in the bench run (JIT, pools, connections). */
   readonly warmup: number
-  /** Unmeasured seconds before its later runs: the process is hot, only connections are new. */
+  /** Unmeasured seconds before its later runs, in this scenario or a later one: the process is hot. */
   readonly rewarm: number
   readonly connections: number
   readonly pipelining: number
@@ -20,10 +20,12 @@ export interface BenchSettings {
   readonly targets: readonly string[]
   /** Target kinds started with --cpu-prof (profiles land in bench/results/profiles). */
   readonly profile: readonly string[]
+  /** BENCH_RATE: the fixed-rate scenarios' rate, req/s; null → half the measured mirror-off saturation. */
+  readonly rate: number | null
 }
 
-// 3 scenarios × 4 targets + 2 scenarios × 2 Cutover variants, × 3 rounds of these, fit the
-// 3-minute budget with the process start-ups (2 s runs: 3 s ones would take about 3.5 minutes)
+// 3 scenarios × 4 targets + 2 saturated scenarios × 2 Cutover variants + 4 fixed-rate scenarios
+// × 2 (3 with Kafka), × 3 rounds of these, fit a 4-minute budget with the process start-ups
 export const DEFAULTS = Object.freeze({ duration: 2, warmup: 2, rewarm: 0.5, connections: 50, pipelining: 1, rounds: 3 })
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, integer: boolean): number {
@@ -57,5 +59,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     scenarios: list(env, 'BENCH_SCENARIOS'),
     targets: list(env, 'BENCH_TARGETS'),
     profile: list(env, 'BENCH_PROFILE'),
+    rate: env.BENCH_RATE === undefined || env.BENCH_RATE.trim() === '' ? null : num(env, 'BENCH_RATE', 0, 1, 100_000, true),
   }
 }

@@ -17,6 +17,6 @@ export const cachedGet: Scenario = {
     { id: 'cached', kind: 'cutover', routes: [{ ...PASS_ROUTE, cache: { ttlMs: 60_000 } }] },
   ],
   compare: [['cached', 'uncached']],
-  gate: { subject: 'cached', baseline: 'uncached', minRps: 2.0 },
+  gates: [{ kind: 'ratio', label: 'cached GET req/s vs uncached', subject: 'cached', baseline: 'uncached', metric: 'rps', min: 4.0 }],
   showUpstream: true,
 }

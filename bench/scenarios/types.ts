@@ -17,6 +17,18 @@ export interface TargetSpec {
   readonly kind: TargetKind
   /** kind 'cutover' only. */
   readonly routes?: readonly RouteInput[]
+  /** kind 'cutover' only: false runs it with `journal: { enabled: false }` (no mirror journal). */
+  readonly journal?: boolean
+  /**
+   * Ask this target this path (and query) instead of the scenario's: the same route, and so the
+   * same process, with the origins answering differently (`?same=1` left out, a slow secondary).
+   */
+  readonly path?: string
+  /**
+   * kind 'cutover': publish diff and replay events to the Kafka brokers in CUTOVER_KAFKA_BROKERS
+   * (topics unique to the bench run) instead of the spool. Left out when the variable is unset.
+   */
+  readonly kafka?: boolean
 }
 
 export interface RequestSpec {
@@ -27,17 +39,36 @@ export interface RequestSpec {
   readonly body?: string
 }
 
-/** A pass/fail line under the table: `subject` against `baseline`, on the bounds it names. */
-export interface Gate {
+export type RatioMetric = 'rps' | 'p99' | 'cpuPerReq'
+
+/**
+ * A pass/fail line under the table: the median per-round ratio subject ÷ baseline of one metric
+ * (see run.ts `compare`) against one bound.
+ */
+export interface RatioGate {
+  readonly kind: 'ratio'
+  /** What the gate stands for, e.g. 'mirrored POST CPU/req'. */
+  readonly label: string
   readonly subject: string
   readonly baseline: string
-  /** subject req/s ÷ baseline req/s must be at least this. */
-  readonly minRps?: number
-  /** subject CPU/req ÷ baseline CPU/req must be at most this. */
-  readonly maxCpu?: number
-  /** subject p99 ÷ baseline p99 must be at most this. */
-  readonly maxP99?: number
+  readonly metric: RatioMetric
+  /** The ratio must be at least this (req/s). */
+  readonly min?: number
+  /** The ratio must be at most this (p99, CPU/req). */
+  readonly max?: number
 }
+
+/** A pass/fail line on one of a target's own counters, summed over its measured runs. */
+export interface CountGate {
+  readonly kind: 'count'
+  readonly label: string
+  readonly target: string
+  /** A key of the target's counters, e.g. 'mirror.skipped' (bench/cutover.ts). */
+  readonly counter: string
+  readonly max: number
+}
+
+export type Gate = RatioGate | CountGate
 
 export interface Scenario {
   /** Used in BENCH_SCENARIOS and as the JSON key. */
@@ -47,7 +78,13 @@ export interface Scenario {
   readonly targets: readonly TargetSpec[]
   /** [subject, baseline] pairs printed as ratios under the table. */
   readonly compare: readonly (readonly [string, string])[]
-  readonly gate?: Gate
+  readonly gates?: readonly Gate[]
+  /**
+   * 'saturated' (the default): autocannon, closed loop, every connection sends as soon as its last
+   * answer came. 'fixed-rate': open loop (lib/open-loop.ts) at the run's fixed rate, half the
+   * mirror-off POST saturation measured at the start of the run (`FIXED_RATE` in fixed-rate.ts).
+   */
+  readonly load?: 'saturated' | 'fixed-rate'
   /** Print the share of upstream requests each origin served (weighted routes). */
   readonly showSplit?: boolean
   /**

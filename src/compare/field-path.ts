@@ -82,6 +82,14 @@ export function parseFieldPath(path: string): Segment[] {
   return out
 }
 
+/**
+ * A path inside one item of a collection (`id`, `meta.key`, `["a.b"]`): the same grammar with the
+ * item as the root, so no `body.` in front (cutover reconcile's `reconcile.id`).
+ */
+export function parseItemPath(path: string): Segment[] {
+  return parseFieldPath(path.startsWith('[') ? `body${path}` : `body.${path}`).slice(1)
+}
+
 function closingQuote(path: string, open: number): number {
   for (let j = open + 1; j < path.length; j++) {
     if (path[j] === '\\') j++

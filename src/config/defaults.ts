@@ -4,6 +4,8 @@ export const DEFAULT_LISTEN_PORT = 8080
 export const DEFAULT_ADMIN_HOST = '127.0.0.1'
 export const DEFAULT_ADMIN_PORT = 9901
 export const DEFAULT_TIMEOUT_MS = 5000
+/** A backend's pool for mirrored calls, apart from client traffic; past it mirrored calls queue (bounded by limits.mirrorInFlight). */
+export const DEFAULT_MIRROR_CONNECTIONS = 128
 export const DEFAULT_CONNECTIONS = 128
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000
 export const DEFAULT_BODY_BYTES = 1_048_576
@@ -15,6 +17,8 @@ export const DEFAULT_FALLBACK = 'legacy'
 export const DEFAULT_SPOOL_DIR = '.cutover/spool'
 export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
 export const DEFAULT_QUEUE_SIZE = 10_000
+export const DEFAULT_JOURNAL_MAX_BYTES = 256 * 1024 * 1024
+export const DEFAULT_JOURNAL_SEGMENT_BYTES = 16 * 1024 * 1024
 export const DEFAULT_COMPARE_BODY_BYTES = 1_048_576
 export const DEFAULT_MIRROR_IN_FLIGHT = 256
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
@@ -25,5 +29,12 @@ export const DEFAULT_TOPICS = Object.freeze({
   replay: 'cutover.replay',
   control: 'cutover.control',
   audit: 'cutover.audit',
+  ids: 'cutover.ids',
+  replayDead: 'cutover.replay.dead',
+  replayDone: 'cutover.replay.done',
 })
+/** Id pairs kept (all maps together); past it the oldest pair is forgotten. */
+export const DEFAULT_ID_MAX_PAIRS = 1_000_000
+/** `cutover replay`: tries of one event in a run before it is dead-lettered */
+export const DEFAULT_REPLAY_MAX_ATTEMPTS = 5
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const

@@ -1,9 +1,10 @@
 import { z } from 'zod'
 import * as D from './defaults.ts'
+import { reconcileProblems, reconcileSchema } from './reconcile-schema.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
 import { rampStepsProblem } from '../resilience/ramp.ts'
+import { fieldPathProblem, parseFieldPath } from '../compare/field-path.ts'
 import { parsePath } from '../transform/path.ts'
-import { fieldPathProblem } from '../compare/field-path.ts'
 import { DEFAULT_MAX_EXAMPLES } from '../compare/comparator.ts'
 
 const WEIGHT_MESSAGE = 'must be an integer from 0 to 100'
@@ -36,6 +37,8 @@ const backendSchema = z.strictObject({
   url: urlSchema,
   timeoutMs: positiveMs.default(D.DEFAULT_TIMEOUT_MS),
   connections: z.int('must be an integer').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').default(D.DEFAULT_CONNECTIONS),
+  /** connections of its own for mirrored calls (and journal recovery), never shared with client traffic */
+  mirrorConnections: z.int('must be an integer').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').default(D.DEFAULT_MIRROR_CONNECTIONS),
   keepAliveTimeoutMs: positiveMs.default(D.DEFAULT_KEEP_ALIVE_TIMEOUT_MS),
   tls: z
     .strictObject({
@@ -60,6 +63,30 @@ const propagateTarget = z.string('must be a field path').superRefine((p, ctx) =>
 
 /** A compare.normalize rule: on for the whole route, or for the fields listed. */
 const normalizeRule = z.union([z.boolean(), z.array(fieldPath)], 'must be true, false or a list of field paths')
+
+/** Where a create's answer carries the new id: a body field, or a header (Location: its last path segment). */
+const idSource = z
+  .string('must be a field path')
+  .regex(/^(body(\.[^.\s]+)+|headers\.[A-Za-z0-9-]+)$/, "must be a body field path such as 'body.id' or 'body.data.id', or a header such as 'headers.location'")
+
+/** A body field path in the grammar events report (`body.id`, `body[*].id`, `body.items[3].id`). */
+const bodyPath = z.string('must be a body field path').refine((p) => {
+  try {
+    const segments = parseFieldPath(p)
+    return segments[0] === 'body' && segments.length > 1
+  } catch {
+    return false
+  }
+}, "must be a body field path such as 'body.postId', 'body[*].id' or 'body.items[*].id'")
+
+const idsSchema = z.strictObject({
+  /** the map's name: routes that create, read and change one kind of resource share it */
+  map: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore').optional(),
+  from: idSource.optional(),
+  params: z.array(z.string('must be a route path parameter name')).default([]),
+  fields: z.array(bodyPath).default([]),
+  compare: z.array(bodyPath).optional(),
+})
 
 const stickySchema = z.union(
   [
@@ -159,6 +186,7 @@ const routeSchema = z.strictObject({
     .optional(),
   propagate: z.array(z.strictObject({ from: fieldPath, to: propagateTarget })).optional(),
   redact: z.array(fieldPath).optional(),
+  ids: idsSchema.optional(),
   guard: z
     .strictObject({
       maxErrorRate: fraction.optional(),
@@ -178,6 +206,10 @@ const routeSchema = z.strictObject({
       intervalMs: positiveMs,
     })
     .optional(),
+  /** how `cutover reconcile` reads this route's collection on each backend (docs/mirroring.md) */
+  reconcile: reconcileSchema.optional(),
+}).superRefine((route, ctx) => {
+  for (const p of reconcileProblems(route)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 })
 
 export const configSchema = z
@@ -215,6 +247,9 @@ export const configSchema = z
             replay: z.string().default(D.DEFAULT_TOPICS.replay),
             control: z.string().default(D.DEFAULT_TOPICS.control),
             audit: z.string().default(D.DEFAULT_TOPICS.audit),
+            ids: z.string().default(D.DEFAULT_TOPICS.ids),
+            replayDead: z.string().default(D.DEFAULT_TOPICS.replayDead),
+            replayDone: z.string().default(D.DEFAULT_TOPICS.replayDone),
           })
           .default({ ...D.DEFAULT_TOPICS }),
       })
@@ -227,6 +262,23 @@ export const configSchema = z
       })
       .default({ dir: D.DEFAULT_SPOOL_DIR, maxBytes: D.DEFAULT_SPOOL_MAX_BYTES, queueSize: D.DEFAULT_QUEUE_SIZE }),
     state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
+    /** id translation store: `dir` defaults to `ids/` next to the state file */
+    ids: z
+      .strictObject({ maxPairs: z.int('must be an integer').min(1, 'must be at least 1').default(D.DEFAULT_ID_MAX_PAIRS), dir: z.string().optional() })
+      .default({ maxPairs: D.DEFAULT_ID_MAX_PAIRS }),
+    /** the mirror journal (docs/mirroring.md#crash-safety-the-mirror-journal), under spool.dir */
+    journal: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        maxBytes: z.int().min(65_536, 'must be at least 65536 bytes').default(D.DEFAULT_JOURNAL_MAX_BYTES),
+        segmentBytes: z.int().min(4096, 'must be at least 4096 bytes').default(D.DEFAULT_JOURNAL_SEGMENT_BYTES),
+      })
+      .default({ enabled: true, maxBytes: D.DEFAULT_JOURNAL_MAX_BYTES, segmentBytes: D.DEFAULT_JOURNAL_SEGMENT_BYTES }),
+    replay: z
+      .strictObject({
+        maxAttempts: z.int('must be a whole number from 1 to 100').min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100').default(D.DEFAULT_REPLAY_MAX_ATTEMPTS),
+      })
+      .default({ maxAttempts: D.DEFAULT_REPLAY_MAX_ATTEMPTS }),
     limits: z
       .strictObject({
         bodyBytes: z.int().min(0).default(D.DEFAULT_BODY_BYTES),
@@ -259,8 +311,17 @@ export const configSchema = z
       }
     }
     const seen = new Set<string>()
-    ;(Array.isArray(cfg.routes) ? cfg.routes : []).forEach((route, i) => {
+    const routes = Array.isArray(cfg.routes) ? (cfg.routes as unknown[]) : []
+    const idsOf = (r: Record<string, unknown>): { from?: unknown; map?: unknown; params?: unknown } | undefined => (isRecord(r.ids) ? r.ids : undefined)
+    // a map no route records pairs for would never translate anything: most likely a misspelt name
+    const recorded = new Set(routes.filter(isRecord).filter((r) => idsOf(r)?.from !== undefined).map((r) => idsOf(r)?.map ?? r.id))
+    routes.forEach((route, i) => {
       if (!isRecord(route)) return
+      const ids = idsOf(route)
+      if (ids !== undefined && !recorded.has(ids.map ?? route.id)) {
+        const map = String(ids.map ?? route.id)
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', ids.map === undefined ? 'from' : 'map'], message: `no route records pairs for map '${map}' (a route with ids.from and ids.map '${map}')` })
+      }
       if (typeof route.id === 'string') {
         if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
         seen.add(route.id)
@@ -286,6 +347,13 @@ export const configSchema = z
           }
         }
       }
+      ;(Array.isArray(ids?.params) ? (ids.params as unknown[]) : []).forEach((name, j) => {
+        if (typeof name !== 'string') return
+        if (name === '*' || !params.includes(name)) {
+          const named = params.filter((p) => p !== '*')
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', 'params', j], message: `'${name}' is not a parameter of the route path (${named.length === 0 ? 'it has none' : named.map((p) => `:${p}`).join(', ')})` })
+        }
+      })
     })
   }, { when: () => true })
 

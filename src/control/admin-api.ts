@@ -10,6 +10,7 @@ import { DIFFERENCE_KINDS, EVENT_KINDS, type DiffFilter, type DiffSummary } from
 import { fieldPathProblem } from '../compare/field-path.ts'
 import type { NoiseSnapshot } from '../compare/noise-learner.ts'
 import type { GuardSnapshot } from '../resilience/guard.ts'
+import type { IdSummary } from '../ids/id-store.ts'
 import type { RampSet } from './ramps.ts'
 import type { AuditLog } from './audit.ts'
 import { TokenAuth } from './auth.ts'
@@ -40,6 +41,11 @@ const diffsQuery = z.strictObject({
   limit: limitParam.default(100),
 })
 const summaryQuery = z.strictObject({ route: z.string('must be a route id').optional() })
+const IDS_LIMIT = 'must be an integer from 0 to 1000'
+const idsQuery = z.strictObject({
+  map: z.string('must be an id map name').optional(),
+  limit: z.string(IDS_LIMIT).regex(/^\d+$/, IDS_LIMIT).transform(Number).pipe(z.int(IDS_LIMIT).max(1000, IDS_LIMIT)).default(20),
+})
 
 /**
  * The query parameters each call takes, by route URL; a call not listed takes none. Unknown or
@@ -49,6 +55,7 @@ const summaryQuery = z.strictObject({ route: z.string('must be a route id').opti
 const QUERY_SCHEMAS: ReadonlyMap<string, z.ZodType> = new Map<string, z.ZodType>([
   ['/diffs', diffsQuery],
   ['/diffs/summary', summaryQuery],
+  ['/ids', idsQuery],
   ['/audit', z.strictObject({ limit: limitParam.default(100) })],
 ])
 const NO_QUERY = z.strictObject({})
@@ -100,6 +107,8 @@ export interface AdminApiOptions {
   readonly noiseDetail: (route: string) => Promise<NoiseSnapshot | null>
   /** Forgets a route's learned noise (learning starts again); false when the route does not learn. */
   readonly clearNoise: (route: string) => Promise<boolean>
+  /** Id pairs per map and the newest pairs (absent: this process keeps no id map, e.g. --workers). */
+  readonly ids?: (map: string | undefined, limit: number) => Promise<IdSummary>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -284,6 +293,11 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   })
 
   app.get<{ Querystring: { limit: number } }>('/audit', async (request) => opts.audit.recent(request.query.limit))
+  app.get<{ Querystring: z.output<typeof idsQuery> }>('/ids', async (request, reply) => {
+    if (opts.ids === undefined) return sendError(reply, 'CUTOVER_NOT_FOUND', 'this process keeps no id map')
+    const { map, limit } = request.query
+    return opts.ids(map === '' ? undefined : map, limit)
+  })
 
   return app
 }

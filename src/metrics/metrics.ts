@@ -19,6 +19,7 @@ export interface Metrics {
   readonly upstreamErrors: Counter<'route' | 'backend' | 'reason'>
   readonly upgrades: Counter<'route' | 'backend' | 'outcome'>
   readonly upgradesOpen: Gauge<'route'>
+  readonly idTranslations: Counter<'route' | 'result'>
   /** Where cutover_publish_backlog reads its value at scrape time. */
   setBacklogSource(fn: () => number): void
 }
@@ -103,6 +104,12 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       name: 'cutover_upstream_errors_total',
       help: 'Backend failures on the client path by route, backend and reason, including those failover or stale-if-error hid from the client',
       labelNames: ['route', 'backend', 'reason'],
+      registers: [registry],
+    }),
+    idTranslations: new Counter({
+      name: 'cutover_id_translations_total',
+      help: 'Ids in mirrored requests (path parameters, body fields) looked up in the id map: hit (sent as the other side\'s id) or miss (sent unchanged)',
+      labelNames: ['route', 'result'],
       registers: [registry],
     }),
     upgrades: new Counter({

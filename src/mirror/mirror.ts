@@ -18,6 +18,11 @@ import type { BackendBreaker } from '../resilience/breaker.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
 import { WriteClock } from './write-clock.ts'
+import type { IdStore } from '../ids/id-store.ts'
+import { readId } from '../ids/id-source.ts'
+import { PendingCreates } from '../ids/pending-creates.ts'
+import { RouteIds, sideOf, type Translation } from '../ids/route-ids.ts'
+import type { Journal } from './journal.ts'
 import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
 import { compileRequestTransforms, type RequestTransform } from '../transform/request-transform.ts'
 
@@ -43,6 +48,9 @@ export interface MirrorJob {
   readonly learn: boolean
   /** the gateway's write clock when the primary call started (noise learning needs it) */
   readonly writeSeq: number
+  /** the route's path match (its parameters carry ids for `ids.params`) and the query, for id translation */
+  readonly match: RegExpExecArray | null
+  readonly query: string
 }
 
 /** `noise`: the answers differed only in learned noise fields (a match for every other purpose) */
@@ -54,6 +62,18 @@ interface RoutePlan {
   readonly propagate: Propagation[]
   readonly noise: NoiseLearner | null
   readonly mirrorFailedWrites: boolean
+  /** `ids` compiled, with its metric children; null without `ids` or without an id store */
+  readonly ids: RouteIds | null
+  readonly idHit: { inc(n?: number): void } | null
+  readonly idMiss: { inc(n?: number): void } | null
+}
+
+/** The secondary's request: path with ids translated, the client's headers and body with propagated values applied. */
+interface Prepared {
+  readonly path: string
+  readonly headers: readonly string[]
+  readonly body: Buffer | null
+  readonly translation: Translation | null
 }
 
 type Call = { ok: true; response: CapturedResponse } | { ok: false; timeout: boolean; error: Error; latencyMs: number }
@@ -80,6 +100,9 @@ export class Mirror {
   readonly #breakers: ReadonlyMap<string, BackendBreaker>
   readonly #guards: { get(route: string): RouteGuard | undefined } | null
   readonly #writes = new WriteClock()
+  readonly #ids: IdStore | null
+  readonly #creates = new PendingCreates()
+  readonly #journal: Journal | null
   #inFlight = 0
   #idle: (() => void)[] = []
 
@@ -91,7 +114,11 @@ export class Mirror {
     log: Logger,
     breakers: ReadonlyMap<string, BackendBreaker> = new Map(),
     guards: { get(route: string): RouteGuard | undefined } | null = null,
+    ids: IdStore | null = null,
+    journal: Journal | null = null,
   ) {
+    this.#ids = ids
+    this.#journal = journal
     this.#breakers = breakers
     this.#guards = guards
     this.#publisher = publisher
@@ -103,12 +130,16 @@ export class Mirror {
     this.#transforms = compileTransforms(config)
     this.#requestTransforms = compileRequestTransforms(config)
     for (const route of config.routes) {
+      const routeIds = ids === null || route.ids === undefined ? null : new RouteIds(route, config.routes, ids.map)
       this.#plans.set(route.id, {
         compare: compileCompareOptions(route.compare),
         secrets: new FieldMatcher(route.redact ?? []),
         propagate: compilePropagations(route.propagate),
         noise: route.compare?.learnNoise === false ? null : new NoiseLearner(),
         mirrorFailedWrites: route.mirrorFailedWrites,
+        ids: routeIds,
+        idHit: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'hit') : null,
+        idMiss: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'miss') : null,
       })
       for (const outcome of ['match', 'noise', 'mismatch', 'error', 'timeout', 'skipped'] as const) metrics.mirror.labels(route.id, outcome)
     }
@@ -116,6 +147,11 @@ export class Mirror {
 
   get inFlight(): number {
     return this.#inFlight
+  }
+
+  /** Mirrored writes are journalled: a write's answer waits for primaryAnswered's promise. */
+  get journals(): boolean {
+    return this.#journal !== null
   }
 
   /** Learned noise per route, for the admin API. */
@@ -160,75 +196,152 @@ export class Mirror {
     return new Promise((resolve) => this.#idle.push(resolve))
   }
 
-  /** The primary answered: mirror (unless policy says otherwise), compare, publish. */
-  primaryAnswered(job: MirrorJob, primary: CapturedResponse): void {
+  /**
+   * The primary answered: mirror (unless policy says otherwise), compare, publish. For a journalled
+   * write, resolves once its journal record is durable (false: the write failed); null when there
+   * is nothing to wait for.
+   */
+  primaryAnswered(job: MirrorJob, primary: CapturedResponse): Promise<boolean> | null {
     const plan = this.#plans.get(job.routeId)
-    if (plan === undefined) return
+    if (plan === undefined) return null
     if (job.isWrite) this.#writes.note(job.routeId, pathOnly(job.clientPath))
     if (job.isWrite && primary.status >= 500 && !plan.mirrorFailedWrites) {
       this.#count(job.routeId, 'skipped')
-      return
+      return null
     }
-    this.#start(job, plan, primary)
+    return this.#start(job, plan, primary)
   }
 
-  /** The primary failed (network, timeout): a write is mirrored only when the route asks for it. */
-  primaryFailed(job: MirrorJob): void {
+  /**
+   * The primary failed (network, timeout, client gone). `unknown` says how when the request had
+   * reached the primary, which may have applied it: such a write gets a `primary-unknown` diff
+   * event and goes to replay marked `outcome: 'unknown'` (or, with `mirrorFailedWrites`, to the
+   * secondary). Otherwise a write is mirrored only when the route asks for it.
+   */
+  primaryFailed(job: MirrorJob, unknown: string | null = null): void {
     const plan = this.#plans.get(job.routeId)
     if (plan === undefined) return
-    if (job.isWrite && plan.mirrorFailedWrites) this.#start(job, plan, null)
+    if (job.isWrite) this.#writes.note(job.routeId, pathOnly(job.clientPath))
+    if (job.isWrite && unknown !== null) this.#emitDiff(job, 'primary-unknown', null, null, [], false, unknown)
+    if (job.isWrite && plan.mirrorFailedWrites) void this.#start(job, plan, null, unknown !== null)
+    else if (job.isWrite && unknown !== null) this.#replayUnknown(job, plan)
     else this.#count(job.routeId, 'skipped')
   }
 
-  #start(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null): void {
+  /**
+   * Replay only, no mirrored call: there is no answer to copy generated values from (`propagate`),
+   * and the primary may not have applied the write at all; reconciliation settles it.
+   */
+  #replayUnknown(job: MirrorJob, plan: RoutePlan): void {
+    this.#count(job.routeId, 'skipped')
+    // an oversized body was not kept: the primary-unknown diff event is all there is
+    if (job.body === 'overflow') return
+    const event = this.#replayEvent(job, 'primary-unknown', this.#prepare(job, plan, null, true), null, plan, true)
+    this.#journal?.begin({ mode: 'publish', event })
+    this.#publishReplay(event)
+  }
+
+  #start(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null, unknown = false): Promise<boolean> | null {
     if (job.body === 'overflow') {
       this.#count(job.routeId, 'skipped')
-      this.#emitDiff(job, 'not-mirrored', primary, null, [], false, 'request body over limits.mirrorBodyBytes')
-      return
+      this.#emitDiff(job, 'not-mirrored', answered, null, [], false, 'request body over limits.mirrorBodyBytes')
+      return null
     }
     // over the in-flight bound, or the secondary's breaker is open: skipped, and a write is kept
-    if (this.#inFlight >= this.#maxInFlight || this.#breakers.get(job.secondary.name)?.allows() === false) {
-      this.#count(job.routeId, 'skipped')
-      if (job.isWrite) {
-        // kept as the secondary expects it, like every other replay event
-        const shaped = this.#requestTransforms.get(job.routeId)?.get(job.secondary.name)?.apply(job.headers, job.body)
-        this.#emitReplay(job, 'skipped', shaped?.body ?? job.body, shaped?.headers)
-      }
-      return
-    }
+    const skip = this.#inFlight >= this.#maxInFlight || this.#breakers.get(job.secondary.name)?.allows() === false
+    // counted from here, so that idle() also waits for the decoding and journalling below
     this.#inFlight++
-    this.#run(job, plan, primary)
-      .catch((err: unknown) => this.#log.error({ err, route: job.routeId, requestId: job.requestId }, 'mirror failed'))
+    const mark = this.#creates.mark()
+    const created = !skip && plan.ids?.from != null && job.isWrite ? this.#creates.begin(plan.ids.map) : null
+    let release: ((durable: boolean) => void) | null = null
+    const durable = job.isWrite && this.#journal !== null ? new Promise<boolean>((resolve) => (release = resolve)) : null
+    this.#pipeline(job, plan, answered, unknown, skip, mark, release)
+      .catch((err: unknown) => {
+        this.#log.error({ err, route: job.routeId, requestId: job.requestId }, 'mirror failed')
+        ;(release as ((durable: boolean) => void) | null)?.(false)
+      })
       .finally(() => {
+        created?.()
         this.#inFlight--
         if (this.#inFlight === 0) for (const r of this.#idle.splice(0)) r()
       })
+    return durable
   }
 
-  async #run(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null): Promise<void> {
-    // compared (and read by propagate) decoded; the client already has the bytes as sent
+  /**
+   * decode → prepare → journal → mirror. The primary's answer is decoded for propagate, ids and the
+   * comparison (the client already has the bytes as sent); a write is journalled before its client
+   * is answered (`release`), so that a crash cannot lose it.
+   */
+  async #pipeline(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null, unknown: boolean, skip: boolean, mark: number, release: ((durable: boolean) => void) | null): Promise<void> {
     const primary = answered === null ? null : await decodeBody(answered, this.#compareBytes)
-    const body = job.body === 'overflow' ? null : job.body
-    const headers = [...job.headers]
-    let secondaryBody = body
-
-    if (primary !== null && plan.propagate.length > 0) {
-      const parsed = parseJson(primary)
-      let reqJson: unknown = undefined
-      for (const p of plan.propagate) {
-        const value = getPath({ body: parsed, headers: primary.headers as Record<string, unknown>, status: primary.status }, p.from)
-        if (value === undefined) continue
-        if (p.to.kind === 'header') headers.push(p.to.name, String(value))
-        else {
-          reqJson ??= secondaryBody === null ? {} : JSON.parse(secondaryBody.toString('utf8'))
-          setPath({ body: reqJson }, p.to.path, value)
-        }
-      }
-      if (reqJson !== undefined) secondaryBody = Buffer.from(JSON.stringify(reqJson))
+    const prepared = this.#prepare(job, plan, primary, false)
+    const event = release === null ? null : this.#replayEvent(job, 'skipped', prepared, primary, plan, unknown)
+    if (event !== null && release !== null) {
+      const done = release
+      const journalled = (this.#journal as Journal).begin({ mode: 'send', event })
+      if (journalled === null) done(false)
+      else void journalled.then(done, () => done(false))
     }
+    if (skip) {
+      this.#count(job.routeId, 'skipped')
+      if (job.isWrite) this.#emitReplay(job, 'skipped', prepared, event, unknown, primary, plan)
+      return
+    }
+    await this.#run(job, plan, primary, prepared, event, unknown, mark)
+  }
 
-    // each side gets the request as it expects it (route transforms, src/transform/)
-    const toSecondary = this.#requestTransforms.get(job.routeId)?.get(job.secondary.name)?.apply(headers, secondaryBody) ?? { headers, body: secondaryBody }
+  /**
+   * The secondary's request: ids translated with the pairs known now (`count`: into the metrics),
+   * then values copied from the primary's answer (`propagate`).
+   */
+  #prepare(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null, count: boolean): Prepared {
+    let body = job.body === 'overflow' ? null : job.body
+    let path = job.secondaryPath
+    let translation: Translation | null = null
+    if (plan.ids?.translates === true) {
+      translation = this.#translate(job, plan, body, count)
+      path = translation.path ?? path
+      body = translation.body
+    }
+    if (primary === null || plan.propagate.length === 0) return this.#shaped(job, { path, headers: job.headers, body, translation })
+    const headers = [...job.headers]
+    const parsed = parseJson(primary)
+    let reqJson: unknown = undefined
+    for (const p of plan.propagate) {
+      const value = getPath({ body: parsed, headers: primary.headers as Record<string, unknown>, status: primary.status }, p.from)
+      if (value === undefined) continue
+      if (p.to.kind === 'header') headers.push(p.to.name, String(value))
+      else {
+        reqJson ??= body === null ? {} : JSON.parse(body.toString('utf8'))
+        setPath({ body: reqJson }, p.to.path, value)
+      }
+    }
+    if (reqJson !== undefined) body = Buffer.from(JSON.stringify(reqJson))
+    return this.#shaped(job, { path, headers, body, translation })
+  }
+
+  /** The secondary's request as it expects it (route transforms, src/transform/): sent, journalled and replayed so. */
+  #shaped(job: MirrorJob, prepared: Prepared): Prepared {
+    const t = this.#requestTransforms.get(job.routeId)?.get(job.secondary.name)
+    if (t === undefined) return prepared
+    const { headers, body } = t.apply(prepared.headers, prepared.body)
+    return { ...prepared, headers, body }
+  }
+
+  async #run(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null, first: Prepared, event: ReplayEvent | null, unknown: boolean, mark: number): Promise<void> {
+    let prepared = first
+    // an id not known yet may belong to a create still being mirrored (see PendingCreates)
+    const pending = plan.ids !== null && (first.translation?.misses ?? 0) > 0 ? this.#creates.wait(plan.ids.map, mark) : null
+    if (pending !== null) {
+      await pending
+      prepared = this.#prepare(job, plan, primary, false)
+    }
+    if (prepared.translation !== null) this.#countIds(plan, prepared.translation)
+    const { path: secondaryPath, headers, body: secondaryBody } = prepared
+    const body = job.body === 'overflow' ? null : job.body
+
+    // the primary's repeat is reshaped like its first call (route transforms, src/transform/)
     if (job.learn && primary !== null && plan.noise !== null) {
       const toPrimary = this.#requestTransforms.get(job.routeId)?.get(job.primary.name)?.apply(job.headers, body) ?? { headers: job.headers, body }
       const again = await this.#call(job.primary, job.method, job.primaryPath, toPrimary.headers, toPrimary.body)
@@ -244,16 +357,18 @@ export class Mirror {
     }
 
     const ticket = this.#breakers.get(job.secondary.name)?.ticket()
-    const secondary = await this.#call(job.secondary, job.method, job.secondaryPath, toSecondary.headers, toSecondary.body)
+    const secondary = await this.#call(job.secondary, job.method, secondaryPath, headers, secondaryBody)
     if (ticket !== undefined) {
       if (!secondary.ok) ticket.failure(secondary.error)
       else if (secondary.response.status >= 500) ticket.failure(new Error(`upstream answered ${secondary.response.status}`))
       else ticket.success()
     }
+    // the secondary has the write: nothing left to recover
+    if (event !== null && secondary.ok && !(job.isWrite && secondary.response.status >= 500)) this.#journal?.done(event.id)
     if (!secondary.ok) {
       this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error', job)
       this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
-      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', toSecondary.body, toSecondary.headers)
+      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', prepared, event, unknown, primary, plan)
       return
     }
     // compared as the client would have had it from the secondary (route transforms, src/transform/)
@@ -261,14 +376,21 @@ export class Mirror {
     if (job.isWrite && res.status >= 500) {
       this.#count(job.routeId, 'error', job)
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
-      this.#emitReplay(job, 'secondary-error', toSecondary.body, toSecondary.headers)
+      this.#emitReplay(job, 'secondary-error', prepared, event, unknown, primary, plan)
       return
     }
     if (primary === null) {
       this.#count(job.routeId, 'error', job, true)
       return
     }
-    const result = compareResponses(primary, res, plan.compare, plan.noise?.fields)
+    // recorded before comparing, so the create's own answers compare modulo the new pair
+    const primarySide = sideOf(job.primary.name)
+    if (plan.ids !== null && primarySide !== null && job.isWrite && primary.status < 400 && res.status < 400) {
+      const pair = plan.ids.created(primary, res, primarySide)
+      if (pair !== undefined) this.#ids?.record(pair)
+    }
+    const equivalent = plan.ids === null || primarySide === null ? undefined : plan.ids.equivalent(primarySide)
+    const result = compareResponses(primary, res, plan.compare, plan.noise?.fields, { equivalent })
     if (result.noise > 0) this.#metrics.noiseDifferences.labels(job.routeId).inc(result.noise)
     if (result.total === 0) {
       this.#count(job.routeId, result.noise > 0 ? 'noise' : 'match')
@@ -291,6 +413,20 @@ export class Mirror {
     })
   }
 
+  /** The mirrored request with the primary's ids swapped for the secondary's (counted unless `count` is false). */
+  #translate(job: MirrorJob, plan: RoutePlan, body: Buffer | null, count = true): Translation {
+    const primary = sideOf(job.primary.name)
+    if (plan.ids === null || primary === null) return { path: undefined, body, hits: 0, misses: 0 }
+    const t = plan.ids.translate(job.match, job.query, primary, job.secondary.name, job.secondary.basePath, body)
+    if (count) this.#countIds(plan, t)
+    return t
+  }
+
+  #countIds(plan: RoutePlan, t: Translation): void {
+    if (t.hits > 0) plan.idHit?.inc(t.hits)
+    if (t.misses > 0) plan.idMiss?.inc(t.misses)
+  }
+
   async #call(upstream: Upstream, method: string, path: string, headers: readonly string[], body: Buffer | null): Promise<Call> {
     const started = performance.now()
     const out: string[] = []
@@ -299,7 +435,7 @@ export class Mirror {
     }
     if (body !== null) out.push('content-length', String(body.length))
     try {
-      const res = await upstream.pool.request({
+      const res = await upstream.mirrorPool.request({
         method: method as Dispatcher.HttpMethod,
         path,
         headers: out,
@@ -368,11 +504,30 @@ export class Mirror {
     this.#publisher.publish('diffs', job.routeId, event)
   }
 
-  #emitReplay(job: MirrorJob, reason: ReplayEvent['reason'], body: Buffer | null | 'overflow', headers: readonly string[] = job.headers): void {
+  /** Publishes a write for replay; a journalled one (`journalled`) keeps its event id and is done once the event is durable. */
+  #emitReplay(
+    job: MirrorJob,
+    reason: ReplayEvent['reason'],
+    prepared: Prepared,
+    journalled: ReplayEvent | null,
+    unknown: boolean,
+    primary: CapturedResponse | null,
+    plan: RoutePlan,
+  ): void {
+    const event = this.#replayEvent(job, reason, prepared, primary, plan, unknown)
+    this.#publishReplay(journalled === null ? event : { ...event, id: journalled.id })
+  }
+
+  #publishReplay(event: ReplayEvent): void {
+    const journal = this.#journal
+    this.#publisher.publish('replay', event.route, event, journal === null ? undefined : () => journal.done(event.id))
+  }
+
+  #replayEvent(job: MirrorJob, reason: ReplayEvent['reason'], prepared: Prepared, primary: CapturedResponse | null, plan: RoutePlan, unknown: boolean): ReplayEvent {
     const h: Record<string, string> = {}
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = (headers[i] as string).toLowerCase()
-      if (name !== 'content-length') h[name] = headers[i + 1] as string
+    for (let i = 0; i < prepared.headers.length; i += 2) {
+      const name = (prepared.headers[i] as string).toLowerCase()
+      if (name !== 'content-length') h[name] = prepared.headers[i + 1] as string
     }
     const event: ReplayEvent = {
       schema: REPLAY_SCHEMA,
@@ -381,15 +536,19 @@ export class Mirror {
       route: job.routeId,
       backend: job.secondary.name,
       method: job.method,
-      path: job.secondaryPath,
+      path: prepared.path,
       headers: redactHeaders(h),
-      body: body === null || body === 'overflow' ? '' : body.toString('base64'),
+      body: prepared.body === null ? '' : prepared.body.toString('base64'),
       idempotencyKey: job.idempotencyKey ?? '',
       requestId: job.requestId,
       reason,
       attempts: 1,
     }
-    this.#publisher.publish('replay', job.routeId, event)
+    if (unknown) event.outcome = 'unknown'
+    const from = plan.ids?.from
+    const primaryId = from == null || primary === null || primary.status >= 400 ? undefined : readId(from, primary)
+    if (primaryId !== undefined) event.primaryId = primaryId
+    return event
   }
 }
 

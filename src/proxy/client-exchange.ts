@@ -15,6 +15,19 @@ import { serveEntry, type CacheTap } from './cache-serve.ts'
 import type { BackendUrls } from './backend-urls.ts'
 import type { ResponseTransform } from '../transform/response-transform.ts'
 
+/**
+ * A journalled write's answer is held (not sent) until its journal record is durable; past this
+ * many bytes it streams on, all but its last chunk, which the client cannot complete without.
+ */
+export const HOLD_ANSWER_BYTES = 65_536
+
+/** A journalled write's answer not sent yet: the head (null once sent), then the chunks. */
+interface HeldAnswer {
+  head: IncomingHttpHeaders | null
+  readonly chunks: Buffer[]
+  bytes: number
+}
+
 /** What a mirrored exchange carries besides the client answer. */
 export interface MirrorTap {
   readonly mirror: Mirror
@@ -57,13 +70,16 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #invalidate: { cache: CacheTap['cache']; path: string } | null = null
   /** Resend to the other backend when this one fails before the client got anything. */
   failover: Failover | null = null
+  #headers: IncomingHttpHeaders | null = null
+  /** a journalled write's answer, held until its record is durable: the head, then the chunks not sent yet */
+  #held: HeldAnswer | null = null
   /** the backend's address in URL-bearing answer headers becomes the client's (see backend-urls.ts) */
   #urls: { rewriter: BackendUrls; client: string; hostname: string } | null = null
   /** the route's reshaping of this backend's answers (src/transform/) */
   #transform: ResponseTransform | null = null
+  #transformLimit = 0
   /** a JSON answer held whole until its end, to be reshaped; null while streaming */
-  #held: { headers: IncomingHttpHeaders; body: BodyCollector } | null = null
-  #headers: IncomingHttpHeaders | null = null
+  #reshaping: { headers: IncomingHttpHeaders; body: BodyCollector } | null = null
 
   constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
     this.#res = res
@@ -90,10 +106,8 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   /** Reshapes this backend's answer before the client (and the comparison) sees it; `limit` bounds a held body. */
   transformWith(transform: ResponseTransform, limit: number): void {
     this.#transform = transform
-    this.#holdLimit = limit
+    this.#transformLimit = limit
   }
-
-  #holdLimit = 0
 
   /** Rewrites the backend's address in Location, Content-Location, Link and Set-Cookie to `client`. */
   rewriteUrls(rewriter: BackendUrls, client: string, hostname: string): void {
@@ -181,65 +195,103 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#transform !== null) {
       this.#status = this.#transform.head(statusCode, headers)
       if (this.#transform.wantsBody(headers)) {
-        // the body is reshaped at its end: nothing is written until then
-        this.#held = { headers, body: new BodyCollector(this.#holdLimit) }
+        // the body is reshaped at its end: nothing goes on until then
+        this.#reshaping = { headers, body: new BodyCollector(this.#transformLimit) }
         return
       }
     }
-    this.#writeHead(headers)
+    this.#begin(headers)
     if (this.#res.writableNeedDrain) controller.pause()
   }
 
-  #writeHead(headers: IncomingHttpHeaders): void {
+  /** The head is final: the copy the taps keep, then the journal hold or the client's head. */
+  #begin(headers: IncomingHttpHeaders): void {
     if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }
+    if (this.#tap !== null && this.#tap.job.isWrite && this.#tap.mirror.journals) {
+      this.#held = { head: headers, chunks: [], bytes: 0 }
+      return
+    }
     this.#res.writeHead(this.#status, headers)
-  }
-
-  /** A held body ran past the limit: it goes out as the backend sent it, and streams on. */
-  #release(): void {
-    const held = this.#held as { headers: IncomingHttpHeaders; body: BodyCollector }
-    this.#held = null
-    this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId, limit: this.#holdLimit }, 'answer too large to transform: passed through as sent')
-    this.#writeHead(held.headers)
-    const body = held.body.body
-    this.#tap?.collector.push(body)
-    this.#cacheTap?.collector.push(body)
-    this.#res.write(body)
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#done) return
-    if (this.#held !== null) {
-      if (this.#held.body.length + chunk.length <= this.#holdLimit) {
-        this.#held.body.push(chunk)
+    const r = this.#reshaping
+    if (r !== null) {
+      if (r.body.length + chunk.length <= this.#transformLimit) {
+        r.body.push(chunk)
         return
       }
-      // what was held so far goes out, then this chunk streams as usual
-      this.#release()
+      // too large to reshape: what was held goes out as sent, then this chunk streams as usual
+      this.#reshaping = null
+      this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId, limit: this.#transformLimit }, 'answer too large to transform: passed through as sent')
+      this.#begin(r.headers)
+      this.#pass(null, r.body.body)
     }
+    this.#pass(controller, chunk)
+  }
+
+  /** One piece of the answer's body on its way: to the taps, then held (journal) or to the client. */
+  #pass(controller: Dispatcher.DispatchController | null, chunk: Buffer): void {
     this.#tap?.collector.push(chunk)
     this.#cacheTap?.collector.push(chunk)
-    if (!this.#res.write(chunk)) {
+    if (this.#held !== null) {
+      this.#hold(controller, chunk)
+      return
+    }
+    if (!this.#res.write(chunk) && controller !== null) {
       controller.pause()
       this.#res.once('drain', () => controller.resume())
     }
   }
 
+  #hold(controller: Dispatcher.DispatchController | null, chunk: Buffer): void {
+    const held = this.#held as HeldAnswer
+    held.chunks.push(chunk)
+    held.bytes += chunk.length
+    if (held.bytes <= HOLD_ANSWER_BYTES) return
+    this.#writeHeld(held, 1)
+    if (this.#res.writableNeedDrain && controller !== null) {
+      controller.pause()
+      this.#res.once('drain', () => controller.resume())
+    }
+  }
+
+  /** Sends the held head and all but `keep` held chunks. */
+  #writeHeld(held: HeldAnswer, keep: number): void {
+    if (held.head !== null) {
+      this.#res.writeHead(this.#status, held.head)
+      held.head = null
+    }
+    while (held.chunks.length > keep) this.#res.write(held.chunks.shift() as Buffer)
+  }
+
+  /** The journal record is durable (or failed: the primary has the write, so the client is answered either way). */
+  readonly #release = (): void => {
+    const held = this.#held
+    if (held === null) return
+    this.#held = null
+    const now = performance.now()
+    this.#metrics.record(this.#status, (now - this.#start) / 1000, now)
+    if (this.#res.destroyed) return
+    this.#writeHeld(held, 0)
+    this.#res.end()
+  }
+
   onResponseEnd(): void {
     if (this.#done) return
-    const held = this.#held
-    let last: Buffer | undefined
-    if (held !== null) {
-      this.#held = null
-      last = this.#transform?.body(held.body.body) ?? held.body.body
-      held.headers['content-length'] = String(last.length)
-      delete held.headers['transfer-encoding']
-      this.#writeHead(held.headers)
-      this.#tap?.collector.push(last)
-      this.#cacheTap?.collector.push(last)
+    const r = this.#reshaping
+    if (r !== null) {
+      this.#reshaping = null
+      const body = this.#transform?.body(r.body.body) ?? r.body.body
+      r.headers['content-length'] = String(body.length)
+      delete r.headers['transfer-encoding']
+      this.#begin(r.headers)
+      this.#pass(null, body)
     }
-    const latencyMs = this.#finish(this.#status)
-    this.#res.end(last)
+    const holding = this.#held !== null
+    const latencyMs = holding ? this.#stop() : this.#finish(this.#status)
+    if (!holding) this.#res.end()
     const fill = this.#cacheTap
     if (fill !== null) {
       this.#cacheTap = null
@@ -255,7 +307,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (tap !== null) {
       settleJobBody(tap)
       const { collector } = tap
-      tap.mirror.primaryAnswered(tap.job, {
+      const durable = tap.mirror.primaryAnswered(tap.job, {
         status: this.#status,
         headers: this.#headers ?? {},
         body: collector.body,
@@ -263,14 +315,23 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
         truncated: collector.truncated,
         latencyMs,
       })
+      if (holding) {
+        if (durable === null) this.#release()
+        else void durable.then(this.#release)
+      }
     }
   }
 
-  #primaryFailed(): void {
+  /**
+   * `why`: how the exchange failed. When the request had reached the primary in full, the primary
+   * may have applied it, so the mirror is told the outcome is unknown.
+   */
+  #primaryFailed(why: string): void {
     const tap = this.#tap
     if (tap === null) return
     settleJobBody(tap)
-    tap.mirror.primaryFailed(tap.job)
+    const sent = this.#controller !== null && (tap.capture === null || tap.capture.writableEnded)
+    tap.mirror.primaryFailed(tap.job, sent ? why : null)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -302,7 +363,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#finish(status)
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
     sendGatewayError(this.#res, code, this.#requestId, this.#backend, code === 'CUTOVER_BODY_TOO_LARGE')
-    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed()
+    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed(`primary failed after the request was sent: ${err.message}`)
   }
 
   /** The backend failed but the client is answered another way: the failure still counts against it. */
@@ -313,12 +374,16 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
 
   /** Records the outcome once; returns the exchange's latency in ms. */
   #finish(status: number): number {
+    const ms = this.#stop()
+    this.#metrics.record(status, ms / 1000, this.#start + ms)
+    return ms
+  }
+
+  /** Ends the exchange without recording it yet (a held answer is recorded when released). */
+  #stop(): number {
     this.#done = true
     this.#clearTimer()
-    const now = performance.now()
-    const ms = now - this.#start
-    this.#metrics.record(status, ms / 1000, now)
-    return ms
+    return performance.now() - this.#start
   }
 
   #clearTimer(): void {
@@ -344,7 +409,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (stale) return
     this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream deadline passed')
     sendGatewayError(this.#res, 'CUTOVER_UPSTREAM_TIMEOUT', this.#requestId, this.#backend)
-    this.#primaryFailed()
+    this.#primaryFailed('gateway deadline passed after the request was sent (504)')
   }
 
   readonly #onClientClose = (): void => {
@@ -355,7 +420,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#ticket?.release()
     this.#ticket = null
     this.#controller?.abort(new Error('client closed the connection'))
-    this.#primaryFailed()
+    this.#primaryFailed('client closed the connection after the request was sent (499)')
   }
 }
 

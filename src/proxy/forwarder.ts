@@ -14,6 +14,7 @@ import { BodyLimit, readBody } from './body-limit.ts'
 import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
+import { derivedIdempotencyKey } from './idempotency-key.ts'
 import { hostnameOf } from './backend-urls.ts'
 import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
 import { compileRequestTransforms, type RequestTransform } from '../transform/request-transform.ts'
@@ -169,6 +170,8 @@ export class Forwarder {
             body: null,
             learn: !isWrite && this.#mirror.wantsNoiseSample(routeId),
             writeSeq: this.#mirror.writeSeq,
+            match,
+            query,
           }
         }
       }
@@ -203,7 +206,10 @@ export class Forwarder {
     if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
     // preserveHost: the backend sees the Host the client used (undici sends a given host header as is)
     if (found !== null && found.route.config.preserveHost === true && facts.host !== undefined) headers.push('host', facts.host)
-    const idempotencyKey = facts.idempotencyKey ?? (SAFE_METHODS.has(method) ? undefined : randomUUID())
+    // a client's retry with the same x-request-id keeps its key (src/proxy/idempotency-key.ts)
+    const idempotencyKey =
+      facts.idempotencyKey ??
+      (SAFE_METHODS.has(method) ? undefined : facts.requestId === undefined ? randomUUID() : derivedIdempotencyKey(facts.requestId, method, path + query))
     if (idempotencyKey !== undefined) headers.push('idempotency-key', idempotencyKey)
 
     const hasBody = facts.chunked || facts.contentLength > 0

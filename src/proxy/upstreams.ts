@@ -9,15 +9,34 @@ export interface Upstream {
   /** The backend URL's path without a trailing slash ('' for '/'): prefixed to every forwarded path. */
   readonly basePath: string
   readonly timeoutMs: number
+  /** client traffic: the requests clients wait for */
   readonly pool: Pool
+  /**
+   * mirrored calls, noise-learning repeats and journal recovery, on connections of their own
+   * (`mirrorConnections`): a slow secondary's queue can never hold a connection a primary request
+   * needs, even at weight 50 where each backend is both
+   */
+  readonly mirrorPool: Pool
   /** Rewrites this backend's address in answers (Location, Link, Set-Cookie Domain) to the client's. */
   readonly urls: BackendUrls
 }
 
 export function createUpstream(name: string, config: BackendConfig): Upstream {
   const url = new URL(config.url)
-  const pool = new Pool(url.origin, {
-    connections: config.connections,
+  return {
+    name,
+    origin: url.origin,
+    basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
+    timeoutMs: config.timeoutMs,
+    pool: createPool(url.origin, config, config.connections),
+    mirrorPool: createPool(url.origin, config, config.mirrorConnections),
+    urls: new BackendUrls(config.url),
+  }
+}
+
+function createPool(origin: string, config: BackendConfig, connections: number): Pool {
+  return new Pool(origin, {
+    connections,
     pipelining: 1,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     headersTimeout: config.timeoutMs,
@@ -29,14 +48,6 @@ export function createUpstream(name: string, config: BackendConfig): Upstream {
       ...(config.tls?.servername !== undefined ? { servername: config.tls.servername } : {}),
     },
   })
-  return {
-    name,
-    origin: url.origin,
-    basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
-    timeoutMs: config.timeoutMs,
-    pool,
-    urls: new BackendUrls(config.url),
-  }
 }
 
 export function createUpstreams(config: CutoverConfig): Map<string, Upstream> {
@@ -46,7 +57,7 @@ export function createUpstreams(config: CutoverConfig): Map<string, Upstream> {
 }
 
 export async function closeUpstreams(upstreams: ReadonlyMap<string, Upstream>): Promise<void> {
-  await Promise.all([...upstreams.values()].map((u) => u.pool.close()))
+  await Promise.all([...upstreams.values()].flatMap((u) => [u.pool.close(), u.mirrorPool.close()]))
 }
 
 /** Closes the pools, waiting up to `ms` for requests still in flight, then cuts them. */
@@ -57,6 +68,6 @@ export async function closeUpstreamsWithin(upstreams: ReadonlyMap<string, Upstre
   clearTimeout(timer)
   if (!late) return
   // pool.close() waits for every queued request; destroy() fails them at once
-  await Promise.all([...upstreams.values()].map((u) => u.pool.destroy()))
+  await Promise.all([...upstreams.values()].flatMap((u) => [u.pool.destroy(), u.mirrorPool.destroy()]))
   await closed.catch(() => undefined)
 }

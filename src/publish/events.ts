@@ -4,6 +4,7 @@ import type { DifferenceKind } from '../compare/json-diff.ts'
 export const DIFF_SCHEMA = 'cutover.diff/v1'
 export const REPLAY_SCHEMA = 'cutover.replay/v1'
 export const AUDIT_SCHEMA = 'cutover.audit/v1'
+export const ID_SCHEMA = 'cutover.id/v1'
 
 export type DiffKind = 'mismatch' | 'secondary-error' | 'secondary-timeout' | 'not-mirrored' | 'primary-unknown'
 
@@ -49,14 +50,67 @@ export interface ReplayEvent {
   body: string
   idempotencyKey: string
   requestId: string
-  reason: 'secondary-error' | 'secondary-timeout' | 'skipped'
+  reason: 'secondary-error' | 'secondary-timeout' | 'skipped' | 'primary-unknown'
   attempts: number
+  /** the id the primary gave a created resource (routes with `ids.from`): a replayed create pairs it with the id the backend answers */
+  primaryId?: string
+  /** 'unknown': the primary may or may not have applied this write (client abort, deadline, reset after send) */
+  outcome?: 'unknown'
 }
 
-export type Topic = 'diffs' | 'replay' | 'control' | 'audit'
+/** One pair of ids on cutover.ids (compacted, key `${map}\0${legacy}`). */
+export interface IdPairEvent {
+  schema: typeof ID_SCHEMA
+  map: string
+  legacy: string
+  cloud: string
+  time: string
+}
+
+export type Topic = 'diffs' | 'replay' | 'control' | 'audit' | 'ids'
 
 export interface OutgoingRecord {
   topic: Topic
   key: string
   value: unknown
+  /** called once the record is durable: acknowledged by Kafka or fsync'd in the spool (never serialised) */
+  durable?: () => void
+}
+
+export const REPLAY_DEAD_SCHEMA = 'cutover.replay.dead/v1'
+export const REPLAY_DONE_SCHEMA = 'cutover.replay.done/v1'
+
+/** Why `cutover replay` gave up on an event. */
+export type DeadReason = 'refused' | 'attempts'
+
+/** On `kafka.topics.replayDead`, keyed by route id: a replay event `cutover replay` gave up on. */
+export interface ReplayDeadEvent {
+  schema: typeof REPLAY_DEAD_SCHEMA
+  /** the replay event's id */
+  id: string
+  time: string
+  route: string
+  backend: string
+  /** `refused`: answered 400 or 422; `attempts`: every allowed resend failed */
+  reason: DeadReason
+  /** resends tried by the run that gave up */
+  attempts: number
+  /** the last answer's status, null when there was none (connection error, timeout) */
+  status: number | null
+  /** the last transport error, when there was no answer */
+  error?: string
+  /** the replay event as read, enough to resend it by hand */
+  event: ReplayEvent
+}
+
+/** On the compacted `kafka.topics.replayDone`, keyed by event id: that event needs no more resends. */
+export interface ReplayDoneRecord {
+  schema: typeof REPLAY_DONE_SCHEMA
+  id: string
+  time: string
+  route: string
+  backend: string
+  /** `sent`: the backend took it (2xx/3xx, or 409); `dead`: it is on the dead-letter topic */
+  result: 'sent' | 'dead'
+  status: number | null
 }

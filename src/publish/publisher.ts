@@ -10,8 +10,12 @@ export const BATCH_SIZE = 500
 export const RETRY_MS = 1000
 
 export interface Publisher {
-  /** Never blocks and never throws: the event is queued, spooled, or (spool full) dropped and counted. */
-  publish(topic: Topic, key: string, value: unknown): void
+  /**
+   * Never blocks and never throws: the event is queued, spooled, or (spool full) dropped and counted.
+   * `durable` is called once the event is acknowledged by Kafka or fsync'd in the spool (never for
+   * a dropped event).
+   */
+  publish(topic: Topic, key: string, value: unknown, durable?: () => void): void
   /** Events not yet delivered to their final sink. */
   backlog(): number
   /** `flushMs`: how long queued events may take to reach Kafka before the rest goes to the spool (default 2000). */
@@ -45,7 +49,7 @@ abstract class SpoolingPublisher implements Publisher {
     this.log = deps.log
   }
 
-  abstract publish(topic: Topic, key: string, value: unknown): void
+  abstract publish(topic: Topic, key: string, value: unknown, durable?: () => void): void
   abstract backlog(): number
   abstract close(flushMs?: number): Promise<void>
 
@@ -73,8 +77,8 @@ export class SpoolPublisher extends SpoolingPublisher {
     return p
   }
 
-  publish(topic: Topic, key: string, value: unknown): void {
-    this.toSpool({ topic, key, value })
+  publish(topic: Topic, key: string, value: unknown, durable?: () => void): void {
+    this.toSpool(durable === undefined ? { topic, key, value } : { topic, key, value, durable })
   }
 
   backlog(): number {
@@ -134,8 +138,8 @@ export class KafkaPublisher extends SpoolingPublisher {
     return this.#mode
   }
 
-  publish(topic: Topic, key: string, value: unknown): void {
-    const record: OutgoingRecord = { topic, key, value }
+  publish(topic: Topic, key: string, value: unknown, durable?: () => void): void {
+    const record: OutgoingRecord = durable === undefined ? { topic, key, value } : { topic, key, value, durable }
     if (this.#mode === 'spool' || this.#queue.length >= this.#queueSize) {
       this.toSpool(record)
       if (this.#mode === 'memory') this.#enterSpoolMode(new Error('memory queue full'))
@@ -164,6 +168,7 @@ export class KafkaPublisher extends SpoolingPublisher {
     }
     await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([t, messages]) => ({ topic: this.#topics[t], messages })) })
     for (const [t, messages] of byTopic) this.metrics.publish.labels(t, 'sent').inc(messages.length)
+    for (const r of records) r.durable?.()
   }
 
   async #flush(): Promise<void> {

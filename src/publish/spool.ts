@@ -37,6 +37,8 @@ export class Spool {
   #fh: FileHandle | null = null
   #pending: string[] = []
   #pendingBytes = 0
+  /** callbacks of pending records that want to know when they are on disk */
+  #durable: (() => void)[] = []
   #timer: NodeJS.Timeout | null = null
   #chain: Promise<void> = Promise.resolve()
   #cursor: SpoolCursor = { segment: 1, offset: 0 }
@@ -96,6 +98,7 @@ export class Spool {
     this.#pendingBytes += size
     this.#bytes += size
     this.unsent++
+    if (record.durable !== undefined) this.#durable.push(record.durable)
     this.#timer ??= setTimeout(() => void this.flush(), this.#flushMs)
     return true
   }
@@ -114,8 +117,10 @@ export class Spool {
       const lines = this.#pending
       if (lines.length === 0) return
       const bytes = this.#pendingBytes
+      const durable = this.#durable
       this.#pending = []
       this.#pendingBytes = 0
+      this.#durable = []
       try {
         if (this.#fh === null) throw new Error('spool is not open')
         if (this.#writeSize > 0 && this.#writeSize + bytes > this.#segmentBytes) {
@@ -127,9 +132,11 @@ export class Spool {
         await this.#fh.write(lines.join(''))
         await this.#fh.datasync()
         this.#writeSize += bytes
+        for (const done of durable) done()
       } catch (err) {
         this.#pending = lines.concat(this.#pending)
         this.#pendingBytes += bytes
+        this.#durable = durable.concat(this.#durable)
         this.lastError = err as Error
         this.#timer ??= setTimeout(() => void this.flush(), RETRY_FLUSH_MS).unref()
       }

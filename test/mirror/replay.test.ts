@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
-import type { ReplayEvent } from '../../src/publish/events.ts'
+import type { ReplayDoneRecord, ReplayEvent } from '../../src/publish/events.ts'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import { call, gatewayFor, testConfig } from '../support/gateway.ts'
 import { runCli, writeConfig } from '../support/cli.ts'
-import { brokers, collect, topicsFor, type Collected } from '../support/kafka.ts'
+import { brokers, collect, readTopic, topicsFor, type Collected } from '../support/kafka.ts'
 import { startStoreBackend, type StoreBackend } from '../support/store-backend.ts'
 
 let legacy: StoreBackend
@@ -19,7 +19,7 @@ beforeAll(async () => {
   cloud = await startStoreBackend('cloud')
   config = testConfig(legacy.origin.url, cloud.origin.url, {
     routes: [{ id: 'items', methods: ['POST', 'PUT', 'DELETE'], path: '/items/*', weight: 0, mirror: 'writes', propagate: [{ from: 'body.id', to: 'header.x-cutover-entity-id' }] }],
-    kafka: { brokers: brokers(), topics },
+    kafka: { brokers: brokers(), clientId: `replay-test-${topics.replay.split('.')[0]}`, topics },
   })
   gw = await gatewayFor(config)
   replayTopic = await collect<ReplayEvent>(topics.replay)
@@ -61,25 +61,30 @@ describe('replay of writes the secondary missed', () => {
     expect(JSON.stringify(replayTopic.messages)).not.toContain('client-secret')
 
     // a dry run lists and changes nothing
-    const file = writeConfig({ ...config, kafka: { brokers: brokers(), topics } })
+    const file = writeConfig(config)
     const dry = runCli(['replay', '--config', file, '--dry-run'])
     expect(await dry.exited).toBe(0)
     expect(dry.output()).toContain('4 to replay (dry run: nothing sent)')
     expect(dry.output()).toContain('would send items POST /items → cloud')
     expect(cloud.items.size).toBe(1)
 
-    // still down: every resend fails, and is kept (published again) rather than lost
-    const failing = runCli(['replay', '--config', file])
+    // still down: the first writes fail every try, so cloud is taken for down; nothing is
+    // dead-lettered and nothing is lost: the group stays at the first pending event
+    const failing = runCli(['replay', '--config', file, '--max-attempts', '2'])
     expect(await failing.exited).toBe(1)
-    expect(failing.output()).toContain('replayed 0, failed 4')
-    await expect.poll(() => replayTopic.messages.length, { timeout: 15_000 }).toBe(8)
-    expect(replayTopic.messages.slice(4).map((m) => m.value.attempts)).toEqual([2, 2, 2, 2])
+    expect(failing.output()).toContain('cloud: 3 writes in a row failed every try: treated as down')
+    expect(failing.output()).toContain('replayed 0, dead-lettered 0, pending 4')
+    expect(await readTopic(topics.replayDead)).toEqual([])
+    expect(replayTopic.messages.length).toBe(4)
 
     cloud.down = false
     const run = runCli(['replay', '--config', file])
     expect(await run.exited).toBe(0)
-    expect(run.output()).toContain('replayed 4, failed 0')
+    expect(run.output()).toContain('replayed 4, dead-lettered 0, pending 0')
     expect([...cloud.items.entries()].sort()).toEqual([...legacy.items.entries()].sort())
+    const done = await readTopic<ReplayDoneRecord>(topics.replayDone)
+    expect(done.map((r) => r.key).sort()).toEqual(replayTopic.messages.map((m) => m.value.id).sort())
+    expect(done.every((r) => r.value.schema === 'cutover.replay.done/v1' && r.value.result === 'sent')).toBe(true)
 
     // nothing left: a second replay sends nothing
     const again = runCli(['replay', '--config', file])

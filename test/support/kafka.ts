@@ -11,9 +11,10 @@ export function brokers(): string[] {
 }
 
 /** Fresh topic names per test file, so reruns against a long-lived cluster stay independent. */
-export function topicsFor(prefix: string): { diffs: string; replay: string; control: string; audit: string } {
+export function topicsFor(prefix: string): { diffs: string; replay: string; control: string; audit: string; ids: string; replayDead: string; replayDone: string } {
   const id = randomUUID().slice(0, 8)
-  return { diffs: `${prefix}-${id}.diffs`, replay: `${prefix}-${id}.replay`, control: `${prefix}-${id}.control`, audit: `${prefix}-${id}.audit` }
+  const name = (topic: string): string => `${prefix}-${id}.${topic}`
+  return { diffs: name('diffs'), replay: name('replay'), control: name('control'), audit: name('audit'), ids: name('ids'), replayDead: name('replay.dead'), replayDone: name('replay.done') }
 }
 
 export interface Collected<T> {
@@ -60,4 +61,28 @@ async function collectOnce<T>(topic: string, brokerList: string[]): Promise<Coll
     },
   })
   return { messages, stop: () => consumer.disconnect() }
+}
+
+/** Everything on a topic now (it must exist), read once from the beginning to its current end. */
+export async function readTopic<T = unknown>(topic: string, brokerList: string[] = brokers()): Promise<{ key: string; value: T }[]> {
+  const kafka = new Kafka({ clientId: 'cutover-test-reader', brokers: brokerList, logLevel: logLevel.NOTHING })
+  const admin = kafka.admin()
+  await admin.connect()
+  let total = 0
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high) - Number(p.low)
+  } finally {
+    await admin.disconnect()
+  }
+  const reader = await collect<T>(topic, brokerList)
+  try {
+    const deadline = Date.now() + 15_000
+    while (reader.messages.length < total) {
+      if (Date.now() > deadline) throw new Error(`read ${reader.messages.length} of ${total} messages on ${topic}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    return [...reader.messages]
+  } finally {
+    await reader.stop()
+  }
 }
