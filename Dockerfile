@@ -11,7 +11,14 @@
 # `admin: { host: '0.0.0.0', ... }` and a token (CUTOVER_ADMIN_TOKEN); the gateway refuses to
 # start with a non-loopback admin address and no token.
 
-ARG NODE_IMAGE=node:24-bookworm-slim
+# Supported Node lines: ^20.19 || ^22.13 || ^24 (package.json engines); the image runs the newest.
+# Pin by digest for reproducible builds: `FROM node:<version>@sha256:<digest>`. The digest was NOT
+# filled in here: it was prepared without a Docker engine or registry access, and a made-up digest
+# would fail the pull. Get the real one with
+#   docker buildx imagetools inspect node:24.21.0-bookworm-slim --format '{{json .Manifest.Digest}}'
+# and build with --build-arg NODE_IMAGE=node:24.21.0-bookworm-slim@sha256:<digest> (or replace
+# the default below).
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # ---- build: full dependency tree, TypeScript → dist/ ----------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -42,9 +49,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
-# The default config (the demo's: backends on 127.0.0.1:3001/3002). Mount your own over it at
-# /app/routes.config.ts, or pass `start --config /path/to/file` (.ts, .js, .mjs, .json).
-COPY routes.config.ts ./routes.config.ts
+# No config is baked in: the demo's (backends on 127.0.0.1:3001/3002) would answer 502 to
+# everything here. Mount yours at /app/routes.config.ts, or pass `start --config /path/to/file`
+# (.ts, .js, .mjs, .json); without one the gateway exits at once with
+# "/app/routes.config.ts: no such file …".
 
 # Route state (.cutover/state.json) and the event spool (.cutover/spool) are written relative to
 # the working directory: /app/.cutover must be writable by the runtime user. Mount a volume here

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
@@ -31,14 +32,18 @@ function fail(err: unknown): never {
   process.exit(1)
 }
 
-const program = new Command('cutover').description('Dual-write API gateway for migrating a live HTTP service from legacy to cloud').showHelpAfterError()
+// package.json sits one level above both src/ and dist/
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+
+const program = new Command('cutover').description('Dual-write API gateway for migrating a live HTTP service from legacy to cloud').version(version, '-V, --version').showHelpAfterError()
 
 program
   .command('start')
   .description('run the gateway')
   .option('-c, --config <file>', 'config file (.ts, .js, .mjs, .json)', DEFAULT_CONFIG_FILE)
   .option('-w, --workers <n>', 'worker processes on one port; 0 = one per core', workerCount, 1)
-  .action(async (opts: { config: string; workers: number }) => {
+  .option('--reset-state', 'delete the state file first: every route starts from the config', false)
+  .action(async (opts: { config: string; workers: number; resetState: boolean }) => {
     const log = createLogger()
     let config
     try {
@@ -48,9 +53,9 @@ program
     }
     const workers = opts.workers === 0 ? availableParallelism() : opts.workers
     try {
-      if (workers > 1 && cluster.isPrimary) return await runPrimary(config, workers, log)
+      if (workers > 1 && cluster.isPrimary) return await runPrimary(config, workers, log, { resetState: opts.resetState })
       if (cluster.isWorker) return await runWorker(config, log)
-      const gateway = await startGateway(config, { log })
+      const gateway = await startGateway(config, { log, resetState: opts.resetState })
       log.info({ data: gateway.dataUrl, admin: gateway.adminUrl }, 'cutover listening')
       const stop = async (signal: string): Promise<void> => {
         log.info({ signal }, 'draining')
@@ -111,7 +116,8 @@ program
   .option('--until <time>', 'only writes before this time (same forms)', replayTime)
   .action(async (opts: { config: string; route?: string; dryRun: boolean; header: Record<string, string>; maxAttempts?: number; since?: number; until?: number }) => {
     try {
-      const config = await loadConfig(opts.config)
+      // replay never serves the admin API: a short CUTOVER_ADMIN_TOKEN is not its problem
+      const config = await loadConfig(opts.config, process.env, { admin: false })
       if (opts.route !== undefined && !config.routes.some((r) => r.id === opts.route)) throw new CutoverError('CUTOVER_ROUTE_NOT_FOUND', `unknown route '${opts.route}'`)
       const window = { ...(opts.since === undefined ? {} : { since: opts.since }), ...(opts.until === undefined ? {} : { until: opts.until }) }
       const summary = await replay({

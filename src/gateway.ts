@@ -14,7 +14,10 @@ import { createMetrics, routeStats, type Metrics } from './metrics/metrics.ts'
 import { createDataPlane } from './proxy/data-plane.ts'
 import { FALLBACK_ROUTE, Forwarder, NO_ROUTE } from './proxy/forwarder.ts'
 import { MetricsTable } from './proxy/route-metrics.ts'
-import { closeUpstreamsWithin, createUpstreams } from './proxy/upstreams.ts'
+import { closeUpstreamsWithin, createUpstreams, type Upstream } from './proxy/upstreams.ts'
+import { UpgradeProxy } from './proxy/upgrade-proxy.ts'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
@@ -35,6 +38,8 @@ export interface GatewayOptions {
   readonly log?: Logger
   /** Keep route state in `config.state.file` (default true). */
   readonly persistState?: boolean
+  /** `start --reset-state`: delete the state file and start from the config. */
+  readonly resetState?: boolean
   readonly processMetrics?: boolean
 }
 
@@ -60,6 +65,15 @@ export function checkAdminExposure(config: CutoverConfig): void {
       { details: [`admin.token: is required when admin.host (${config.admin.host}) is not a loopback address`] },
     )
   }
+}
+
+/** A loopback admin API may run without a token, but never silently: anyone on the host can change weights. */
+export function warnOpenAdmin(config: CutoverConfig, log: Logger): void {
+  if (config.admin.token !== undefined) return
+  log.warn(
+    { admin: `${config.admin.host}:${config.admin.port}` },
+    `admin API on ${config.admin.host}:${config.admin.port} has no token: any local process can change routes; set admin.token or CUTOVER_ADMIN_TOKEN`,
+  )
 }
 
 export interface DataPlaneHandle {
@@ -119,6 +133,19 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
   const draining = { value: false }
   const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes })
+  const upgrades = new UpgradeProxy({
+    table,
+    legacy: upstreams.get('legacy') as Upstream,
+    cloud: upstreams.get('cloud') as Upstream,
+    fallback: config.fallback === 404 ? null : (upstreams.get(config.fallback) ?? null),
+    trustProxy: config.listen.trustProxy,
+    log,
+    counter: metrics.upgrades,
+    open: metrics.upgradesOpen,
+    draining,
+    plain: (req, res) => forwarder.handle(req, res),
+  })
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrades.handle(req, socket, head))
   return {
     app,
     metrics,
@@ -144,6 +171,8 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       const deadline = performance.now() + config.shutdown.drainTimeoutMs
       const left = (): number => Math.max(0, deadline - performance.now())
       draining.value = true
+      // WebSocket tunnels get their close frames now: server.close() waits for their sockets too
+      const tunnels = upgrades.close(config.shutdown.drainTimeoutMs)
       const timer = setTimeout(() => {
         log.warn({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'drain timeout: closing the connections still open')
         app.server.closeAllConnections()
@@ -157,6 +186,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       try {
         await app.close()
       } finally {
+        await tunnels
         clearTimeout(timer)
         clearInterval(sweep)
         // mirrored calls finish within what is left of the drain time; the pools then cut the rest,
@@ -204,10 +234,11 @@ export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, '
 export async function startGateway(config: CutoverConfig, options: GatewayOptions = {}): Promise<Gateway> {
   checkAdminExposure(config)
   const log = options.log ?? createLogger()
+  warnOpenAdmin(config, log)
   const registry = new Registry()
   const metrics = createMetrics(registry, { processMetrics: options.processMetrics ?? true })
   const audit = new AuditLog(log)
-  const store = await RouteStateStore.open(config, audit, log, { persist: options.persistState ?? true })
+  const store = await RouteStateStore.open(config, audit, log, { persist: options.persistState ?? true, reset: options.resetState ?? false })
   store.onChange((id, state) => metrics.routeWeight.labels(id).set(state.weight))
 
   const data = await buildDataPlane(config, store.states, log, metrics)

@@ -7,6 +7,7 @@ import { postSmallJson } from './post-small-json.ts'
 import { slowSecondary } from './slow-secondary.ts'
 import { split5050 } from './split-50-50.ts'
 import { splitMirror } from './split-mirror.ts'
+import { transformGet } from './transform-get.ts'
 import type { Scenario } from './types.ts'
 
 /**
@@ -16,4 +17,4 @@ import type { Scenario } from './types.ts'
  * `dual-write`, whose mirror-off and mirror-on processes they reuse warm; `slow-secondary` last
  * of those, so the mirrored calls a slow cloud leaves in flight end in its own runs.
  */
-export const SCENARIOS: readonly Scenario[] = [getPassthrough, postSmallJson, split5050, dualWrite, openLoop, splitMirror, mismatchHeavy, slowSecondary, cachedGet]
+export const SCENARIOS: readonly Scenario[] = [getPassthrough, postSmallJson, split5050, dualWrite, openLoop, splitMirror, mismatchHeavy, slowSecondary, cachedGet, transformGet]

@@ -4,6 +4,7 @@ import { reconcileProblems, reconcileSchema } from './reconcile-schema.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
 import { rampStepsProblem } from '../resilience/ramp.ts'
 import { fieldPathProblem, parseFieldPath } from '../compare/field-path.ts'
+import { parsePath } from '../transform/path.ts'
 import { DEFAULT_MAX_EXAMPLES } from '../compare/comparator.ts'
 import { DEFAULT_READINESS } from '../readiness/readiness.ts'
 
@@ -97,6 +98,41 @@ const stickySchema = z.union(
   "must be 'ip', { header: NAME } or { cookie: NAME }",
 )
 
+const transformPath = z.string('must be a path').superRefine((p, ctx) => {
+  let ok = false
+  try {
+    ok = parsePath(p).some((seg) => typeof seg === 'string')
+  } catch {
+    ok = false
+  }
+  if (!ok) ctx.addIssue({ code: 'custom', message: "must be a path such as 'data', 'meta.total' or 'items[*].user_id'" })
+})
+const transformKey = z.string('must be a key').regex(/^[^.[\]\s]+$/, 'must be one key (no dots or brackets)')
+/** One step on the JSON body, applied in order. */
+const bodyOpSchema = z.union(
+  [
+    z.strictObject({ unwrap: transformPath }),
+    z.strictObject({ wrap: transformKey }),
+    z.strictObject({ rename: transformPath, to: transformKey }),
+    z.strictObject({ move: transformPath, to: transformPath }),
+    z.strictObject({ drop: transformPath }),
+  ],
+  "must be one of { unwrap: PATH }, { wrap: KEY }, { rename: PATH, to: KEY }, { move: PATH, to: PATH }, { drop: PATH }",
+)
+const responseTransformSchema = z.strictObject({
+  /** backend status → status the client gets, e.g. { '201': 200 } */
+  status: z.record(z.string().regex(/^[1-5]\d\d$/, 'must be a status code'), z.int().min(100, 'must be a status code').max(599, 'must be a status code')).optional(),
+  renameHeaders: z.record(z.string(), z.string().min(1)).optional(),
+  dropHeaders: z.array(z.string()).optional(),
+  body: z.array(bodyOpSchema).optional(),
+})
+
+const requestTransformSchema = z.strictObject({
+  renameHeaders: z.record(z.string(), z.string().min(1)).optional(),
+  dropHeaders: z.array(z.string()).optional(),
+  body: z.array(bodyOpSchema).optional(),
+})
+
 const routeSchema = z.strictObject({
   id: z.string('must be a string').regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore'),
   methods: z
@@ -113,6 +149,8 @@ const routeSchema = z.strictObject({
   match: z.strictObject({ headers: z.record(z.string(), z.string()) }).optional(),
   weight: weightSchema.default(D.DEFAULT_WEIGHT),
   sticky: stickySchema.optional(),
+  /** Routes share sticky buckets within a group; a route with its own group opts out. */
+  stickyGroup: z.string('must be a string').regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dot, dash or underscore').optional(),
   mirror: mirrorSchema.default(D.DEFAULT_MIRROR),
   readSample: readSampleSchema.default(D.DEFAULT_READ_SAMPLE),
   /** Mirror a write even when the primary answered 5xx or failed (default: no). */
@@ -120,6 +158,10 @@ const routeSchema = z.strictObject({
   /** Stream request bodies through as they arrive instead of reading them (up to limits.bodyBytes) first. */
   streamBody: z.boolean().default(false),
   rewrite: z.record(z.string(), z.string().startsWith('/', 'must start with /')).optional(),
+  /** backend name → how its answers are reshaped to the contract clients use (src/transform/). */
+  transform: z.record(z.string(), z.strictObject({ request: requestTransformSchema.optional(), response: responseTransformSchema.optional() })).optional(),
+  /** Send the client's Host upstream instead of the backend's (for backends that build URLs from it). */
+  preserveHost: z.boolean('must be true or false').default(false),
   cache: z
     .strictObject({
       ttlMs: positiveMs,
@@ -264,31 +306,48 @@ export const configSchema = z
       }),
     shutdown: z.strictObject({ drainTimeoutMs: positiveMs.default(D.DEFAULT_DRAIN_TIMEOUT_MS) }).default({ drainTimeoutMs: D.DEFAULT_DRAIN_TIMEOUT_MS }),
   })
-  .superRefine((cfg, ctx) => {
-    for (const required of ['legacy', 'cloud']) {
-      if (!(required in cfg.backends)) ctx.addIssue({ code: 'custom', path: ['backends', required], message: 'is required' })
-    }
-    if (cfg.fallback !== 404 && !(cfg.fallback in cfg.backends)) {
-      ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(cfg.backends).join(', ')}) or 404` })
+  // `when`: the cross-field checks run even when a field failed (a backend's type error must not
+  // hide a duplicate route id), so `cfg` may hold raw input where parsing failed: every step
+  // checks the shape it reads and skips what was already reported.
+  .superRefine((parsed, ctx) => {
+    const cfg = parsed as unknown as LooseConfig
+    const backends = isRecord(cfg.backends) ? cfg.backends : null
+    if (backends !== null) {
+      for (const required of ['legacy', 'cloud']) {
+        if (!(required in backends)) ctx.addIssue({ code: 'custom', path: ['backends', required], message: 'is required' })
+      }
+      if (typeof cfg.fallback === 'string' && !(cfg.fallback in backends)) {
+        ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(backends).join(', ')}) or 404` })
+      }
     }
     const seen = new Set<string>()
+    const routes = Array.isArray(cfg.routes) ? (cfg.routes as unknown[]) : []
+    const idsOf = (r: Record<string, unknown>): { from?: unknown; map?: unknown; params?: unknown } | undefined => (isRecord(r.ids) ? r.ids : undefined)
     // a map no route records pairs for would never translate anything: most likely a misspelt name
-    const recorded = new Set(cfg.routes.filter((r) => r.ids?.from !== undefined).map((r) => r.ids?.map ?? r.id))
-    cfg.routes.forEach((route, i) => {
-      if (route.ids !== undefined && !recorded.has(route.ids.map ?? route.id)) {
-        const map = route.ids.map ?? route.id
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', route.ids.map === undefined ? 'from' : 'map'], message: `no route records pairs for map '${map}' (a route with ids.from and ids.map '${map}')` })
+    const recorded = new Set(routes.filter(isRecord).filter((r) => idsOf(r)?.from !== undefined).map((r) => idsOf(r)?.map ?? r.id))
+    routes.forEach((route, i) => {
+      if (!isRecord(route)) return
+      const ids = idsOf(route)
+      if (ids !== undefined && !recorded.has(ids.map ?? route.id)) {
+        const map = String(ids.map ?? route.id)
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', ids.map === undefined ? 'from' : 'map'], message: `no route records pairs for map '${map}' (a route with ids.from and ids.map '${map}')` })
       }
-      if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
-      seen.add(route.id)
+      if (typeof route.id === 'string') {
+        if (seen.has(route.id)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'id'], message: `duplicate route id '${route.id}'` })
+        seen.add(route.id)
+      }
       let params: readonly string[] = []
       try {
-        params = compilePathPattern(route.path).params
+        params = compilePathPattern(route.path as string).params
       } catch {
         return // already reported on routes[i].path
       }
-      for (const [backend, template] of Object.entries(route.rewrite ?? {})) {
-        if (!(backend in cfg.backends)) {
+      for (const backend of Object.keys(isRecord(route.transform) ? route.transform : {})) {
+        if (backends !== null && !(backend in backends)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'transform', backend], message: 'is not a configured backend' })
+      }
+      for (const [backend, template] of Object.entries(isRecord(route.rewrite) ? route.rewrite : {})) {
+        if (typeof template !== 'string') continue
+        if (backends !== null && !(backend in backends)) {
           ctx.addIssue({ code: 'custom', path: ['routes', i, 'rewrite', backend], message: 'is not a configured backend' })
         }
         for (const m of template.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)|\*/g)) {
@@ -298,14 +357,26 @@ export const configSchema = z
           }
         }
       }
-      route.ids?.params.forEach((name, j) => {
+      ;(Array.isArray(ids?.params) ? (ids.params as unknown[]) : []).forEach((name, j) => {
+        if (typeof name !== 'string') return
         if (name === '*' || !params.includes(name)) {
           const named = params.filter((p) => p !== '*')
           ctx.addIssue({ code: 'custom', path: ['routes', i, 'ids', 'params', j], message: `'${name}' is not a parameter of the route path (${named.length === 0 ? 'it has none' : named.map((p) => `:${p}`).join(', ')})` })
         }
       })
     })
-  })
+  }, { when: () => true })
+
+/** The config as the cross-field checks see it: parsed where parsing succeeded, raw elsewhere. */
+interface LooseConfig {
+  backends?: unknown
+  fallback?: unknown
+  routes?: unknown
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
 
 /** What users write (defaults optional). */
 export type CutoverConfigInput = z.input<typeof configSchema>
@@ -314,6 +385,9 @@ export type CutoverConfig = DeepReadonly<z.output<typeof configSchema>>
 export type RouteConfig = CutoverConfig['routes'][number]
 export type BackendConfig = CutoverConfig['backends'][string]
 export type MirrorMode = z.output<typeof mirrorSchema>
+export type ResponseTransformConfig = DeepReadonly<z.output<typeof responseTransformSchema>>
+export type RequestTransformConfig = DeepReadonly<z.output<typeof requestTransformSchema>>
+export type BodyOpConfig = DeepReadonly<z.output<typeof bodyOpSchema>>
 
 type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]

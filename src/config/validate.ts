@@ -18,6 +18,9 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push(`${formatPath([...issue.path, key])}: unknown option`)
+    } else if (issue.code === 'invalid_key' && issue.issues.length > 0) {
+      // a record key that failed its own schema: that schema's message, at the key's path
+      out.push(`${formatPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`)
     } else if (issue.code === 'invalid_union' && issue.errors.length > 0 && issue.message === 'Invalid input') {
       out.push(...formatIssues(issue.errors.flat()))
     } else {

@@ -123,6 +123,8 @@ export interface AdminApiOptions {
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
+/** `application/json`, `application/merge-patch+json`, with or without parameters. */
+const JSON_MEDIA_TYPE = /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i
 
 
 
@@ -164,6 +166,18 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     }
   })
 
+  // JSON only (RFC 9110 §15.5.16: any other media type is a 415, not a confusing parse error);
+  // an empty JSON body is no body, so `POST …/rollback` with the header and nothing else works.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'string' }, (_request, text, done) => {
+    if (text === '') return done(null, undefined)
+    try {
+      done(null, JSON.parse(text as string))
+    } catch {
+      done(new CutoverError('CUTOVER_INVALID_INPUT', 'request body is not valid JSON'))
+    }
+  })
+
   // every call validates its query string; handlers read the parsed values from request.query
   app.addHook('preHandler', async (request, reply) => {
     const schema = QUERY_SCHEMAS.get(request.routeOptions.url ?? '') ?? NO_QUERY
@@ -179,7 +193,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     if (err instanceof CutoverError) return sendError(reply, err.code, err.message)
     const status = (err as { statusCode?: number }).statusCode
     if (status === 413) return sendError(reply, 'CUTOVER_BODY_TOO_LARGE', `admin request body is over ${ADMIN_BODY_BYTES} bytes`)
-    if (status === 415) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body must be application/json')
+    if (status === 415) return sendError(reply, 'CUTOVER_UNSUPPORTED_MEDIA_TYPE')
     if (status !== undefined && status >= 400 && status < 500) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'request body is not valid JSON')
     opts.log.error({ err }, 'admin API error')
     return sendError(reply, 'CUTOVER_INTERNAL')
@@ -200,6 +214,8 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       mirror: state.mirror,
       readSample: state.readSample,
       version: state.version,
+      /** where weight, mirror and readSample came from: config, state-file or runtime */
+      sources: opts.store.sources(id),
       breakers,
       stats: stats[id] ?? { requests: {}, errors: 0, upstreamErrors: {} },
       noise: noise[id] ?? [],
@@ -245,6 +261,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
     const ifMatch = parseIfMatch(request.headers['if-match'])
     if (ifMatch === null) return sendError(reply, 'CUTOVER_INVALID_INPUT', 'If-Match must be a route version', ['If-Match: must be a route version such as "3"'])
+    if (!JSON_MEDIA_TYPE.test(request.headers['content-type'] ?? '')) return sendError(reply, 'CUTOVER_UNSUPPORTED_MEDIA_TYPE')
     const parsed = routePatchSchema.safeParse(request.body ?? {})
     if (!parsed.success) {
       const details = formatIssues(parsed.error.issues)

@@ -17,6 +17,8 @@ export interface Metrics {
   readonly cache: Counter<'route' | 'result'>
   readonly guardTrips: Counter<'route'>
   readonly upstreamErrors: Counter<'route' | 'backend' | 'reason'>
+  readonly upgrades: Counter<'route' | 'backend' | 'outcome'>
+  readonly upgradesOpen: Gauge<'route'>
   readonly idTranslations: Counter<'route' | 'result'>
   /** Where cutover_publish_backlog reads its value at scrape time. */
   setBacklogSource(fn: () => number): void
@@ -108,6 +110,18 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       name: 'cutover_id_translations_total',
       help: 'Ids in mirrored requests (path parameters, body fields) looked up in the id map: hit (sent as the other side\'s id) or miss (sent unchanged)',
       labelNames: ['route', 'result'],
+      registers: [registry],
+    }),
+    upgrades: new Counter({
+      name: 'cutover_upgrades_total',
+      help: 'WebSocket upgrade requests by route, backend and outcome: upgraded (101), refused (the backend did not switch), error',
+      labelNames: ['route', 'backend', 'outcome'],
+      registers: [registry],
+    }),
+    upgradesOpen: new Gauge({
+      name: 'cutover_upgrades_open',
+      help: 'WebSocket tunnels open now, by route',
+      labelNames: ['route'],
       registers: [registry],
     }),
     noiseFields: new Gauge({

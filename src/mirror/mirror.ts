@@ -23,6 +23,8 @@ import { readId } from '../ids/id-source.ts'
 import { PendingCreates } from '../ids/pending-creates.ts'
 import { RouteIds, sideOf, type Translation } from '../ids/route-ids.ts'
 import type { Journal } from './journal.ts'
+import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
+import { compileRequestTransforms, type RequestTransform } from '../transform/request-transform.ts'
 
 /** One mirrored exchange, filled in as the primary answers. */
 export interface MirrorJob {
@@ -87,6 +89,8 @@ const RESPONSE_SKIP = new Set(['content-length', 'transfer-encoding', 'connectio
  */
 export class Mirror {
   readonly #plans = new Map<string, RoutePlan>()
+  readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
+  readonly #requestTransforms: ReadonlyMap<string, ReadonlyMap<string, RequestTransform>>
   readonly #publisher: Publisher
   readonly #diffs: DiffLog
   readonly #metrics: Metrics
@@ -123,6 +127,8 @@ export class Mirror {
     this.#log = log
     this.#maxInFlight = config.limits.mirrorInFlight
     this.#compareBytes = config.limits.compareBodyBytes
+    this.#transforms = compileTransforms(config)
+    this.#requestTransforms = compileRequestTransforms(config)
     for (const route of config.routes) {
       const routeIds = ids === null || route.ids === undefined ? null : new RouteIds(route, config.routes, ids.map)
       this.#plans.set(route.id, {
@@ -298,7 +304,7 @@ export class Mirror {
       path = translation.path ?? path
       body = translation.body
     }
-    if (primary === null || plan.propagate.length === 0) return { path, headers: job.headers, body, translation }
+    if (primary === null || plan.propagate.length === 0) return this.#shaped(job, { path, headers: job.headers, body, translation })
     const headers = [...job.headers]
     const parsed = parseJson(primary)
     let reqJson: unknown = undefined
@@ -312,7 +318,15 @@ export class Mirror {
       }
     }
     if (reqJson !== undefined) body = Buffer.from(JSON.stringify(reqJson))
-    return { path, headers, body, translation }
+    return this.#shaped(job, { path, headers, body, translation })
+  }
+
+  /** The secondary's request as it expects it (route transforms, src/transform/): sent, journalled and replayed so. */
+  #shaped(job: MirrorJob, prepared: Prepared): Prepared {
+    const t = this.#requestTransforms.get(job.routeId)?.get(job.secondary.name)
+    if (t === undefined) return prepared
+    const { headers, body } = t.apply(prepared.headers, prepared.body)
+    return { ...prepared, headers, body }
   }
 
   async #run(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null, first: Prepared, event: ReplayEvent | null, unknown: boolean, mark: number): Promise<void> {
@@ -327,8 +341,10 @@ export class Mirror {
     const { path: secondaryPath, headers, body: secondaryBody } = prepared
     const body = job.body === 'overflow' ? null : job.body
 
+    // the primary's repeat is reshaped like its first call (route transforms, src/transform/)
     if (job.learn && primary !== null && plan.noise !== null) {
-      const again = await this.#call(job.primary, job.method, job.primaryPath, job.headers, body)
+      const toPrimary = this.#requestTransforms.get(job.routeId)?.get(job.primary.name)?.apply(job.headers, body) ?? { headers: job.headers, body }
+      const again = await this.#call(job.primary, job.method, job.primaryPath, toPrimary.headers, toPrimary.body)
       // a write to this resource between the two calls makes them differ for a real reason
       if (again.ok && this.#writes.touched(job.routeId, pathOnly(job.clientPath), job.writeSeq)) plan.noise.discard()
       else if (again.ok) {
@@ -355,7 +371,8 @@ export class Mirror {
       if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', prepared, event, unknown, primary, plan)
       return
     }
-    const res = secondary.response
+    // compared as the client would have had it from the secondary (route transforms, src/transform/)
+    const res = this.#transforms.get(job.routeId)?.get(job.secondary.name)?.captured(secondary.response) ?? secondary.response
     if (job.isWrite && res.status >= 500) {
       this.#count(job.routeId, 'error', job)
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)

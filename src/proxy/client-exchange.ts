@@ -7,11 +7,13 @@ import { stripResponseHeaders } from './headers.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { classifyUpstreamError, nothingSent, upstreamErrorReason, type UpstreamErrorReason } from './upstream-error.ts'
 import type { RouteMetrics } from './route-metrics.ts'
-import type { BodyCollector } from '../compare/captured-response.ts'
+import { BodyCollector } from '../compare/captured-response.ts'
 import type { BodyCapture } from '../mirror/body-capture.ts'
 import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import type { BreakerTicket } from '../resilience/breaker.ts'
 import { serveEntry, type CacheTap } from './cache-serve.ts'
+import type { BackendUrls } from './backend-urls.ts'
+import type { ResponseTransform } from '../transform/response-transform.ts'
 
 /**
  * A journalled write's answer is held (not sent) until its journal record is durable; past this
@@ -71,6 +73,13 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   #headers: IncomingHttpHeaders | null = null
   /** a journalled write's answer, held until its record is durable: the head, then the chunks not sent yet */
   #held: HeldAnswer | null = null
+  /** the backend's address in URL-bearing answer headers becomes the client's (see backend-urls.ts) */
+  #urls: { rewriter: BackendUrls; client: string; hostname: string } | null = null
+  /** the route's reshaping of this backend's answers (src/transform/) */
+  #transform: ResponseTransform | null = null
+  #transformLimit = 0
+  /** a JSON answer held whole until its end, to be reshaped; null while streaming */
+  #reshaping: { headers: IncomingHttpHeaders; body: BodyCollector } | null = null
 
   constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
     this.#res = res
@@ -92,6 +101,17 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   /** Fills the read cache from this answer (leader of a miss), or serves stale if it fails. */
   fillCache(tap: CacheTap): void {
     this.#cacheTap = tap
+  }
+
+  /** Reshapes this backend's answer before the client (and the comparison) sees it; `limit` bounds a held body. */
+  transformWith(transform: ResponseTransform, limit: number): void {
+    this.#transform = transform
+    this.#transformLimit = limit
+  }
+
+  /** Rewrites the backend's address in Location, Content-Location, Link and Set-Cookie to `client`. */
+  rewriteUrls(rewriter: BackendUrls, client: string, hostname: string): void {
+    this.#urls = { rewriter, client, hostname }
   }
 
   /** Drops the cached reads of `path` again when this write has its answer. */
@@ -164,38 +184,74 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     // passed through: the client's 5xx, recorded when it ends, is what the guard sees
     if (statusCode >= 500) this.#metrics.upstreamError('5xx', false)
     stripResponseHeaders(headers)
+    if (this.#urls !== null && this.#urls.rewriter.rewrite(headers, this.#urls.client, this.#urls.hostname) && this.#cacheTap !== null) {
+      // the answer now names this client's Host, which the cache key does not hold: never cache
+      // it, or one client's Host would reach every other (cache poisoning)
+      this.#cacheTap.fill?.complete(null)
+      this.#cacheTap = null
+    }
     headers['x-request-id'] = this.#requestId
     headers['x-cutover-backend'] = this.#backend
+    if (this.#transform !== null) {
+      this.#status = this.#transform.head(statusCode, headers)
+      if (this.#transform.wantsBody(headers)) {
+        // the body is reshaped at its end: nothing goes on until then
+        this.#reshaping = { headers, body: new BodyCollector(this.#transformLimit) }
+        return
+      }
+    }
+    this.#begin(headers)
+    if (this.#res.writableNeedDrain) controller.pause()
+  }
+
+  /** The head is final: the copy the taps keep, then the journal hold or the client's head. */
+  #begin(headers: IncomingHttpHeaders): void {
     if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }
     if (this.#tap !== null && this.#tap.job.isWrite && this.#tap.mirror.journals) {
       this.#held = { head: headers, chunks: [], bytes: 0 }
       return
     }
-    this.#res.writeHead(statusCode, headers)
-    if (this.#res.writableNeedDrain) controller.pause()
+    this.#res.writeHead(this.#status, headers)
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#done) return
+    const r = this.#reshaping
+    if (r !== null) {
+      if (r.body.length + chunk.length <= this.#transformLimit) {
+        r.body.push(chunk)
+        return
+      }
+      // too large to reshape: what was held goes out as sent, then this chunk streams as usual
+      this.#reshaping = null
+      this.#log.warn({ route: this.#route, backend: this.#backend, requestId: this.#requestId, limit: this.#transformLimit }, 'answer too large to transform: passed through as sent')
+      this.#begin(r.headers)
+      this.#pass(null, r.body.body)
+    }
+    this.#pass(controller, chunk)
+  }
+
+  /** One piece of the answer's body on its way: to the taps, then held (journal) or to the client. */
+  #pass(controller: Dispatcher.DispatchController | null, chunk: Buffer): void {
     this.#tap?.collector.push(chunk)
     this.#cacheTap?.collector.push(chunk)
     if (this.#held !== null) {
       this.#hold(controller, chunk)
       return
     }
-    if (!this.#res.write(chunk)) {
+    if (!this.#res.write(chunk) && controller !== null) {
       controller.pause()
       this.#res.once('drain', () => controller.resume())
     }
   }
 
-  #hold(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  #hold(controller: Dispatcher.DispatchController | null, chunk: Buffer): void {
     const held = this.#held as HeldAnswer
     held.chunks.push(chunk)
     held.bytes += chunk.length
     if (held.bytes <= HOLD_ANSWER_BYTES) return
     this.#writeHeld(held, 1)
-    if (this.#res.writableNeedDrain) {
+    if (this.#res.writableNeedDrain && controller !== null) {
       controller.pause()
       this.#res.once('drain', () => controller.resume())
     }
@@ -224,6 +280,15 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.#done) return
+    const r = this.#reshaping
+    if (r !== null) {
+      this.#reshaping = null
+      const body = this.#transform?.body(r.body.body) ?? r.body.body
+      r.headers['content-length'] = String(body.length)
+      delete r.headers['transfer-encoding']
+      this.#begin(r.headers)
+      this.#pass(null, body)
+    }
     const holding = this.#held !== null
     const latencyMs = holding ? this.#stop() : this.#finish(this.#status)
     if (!holding) this.#res.end()

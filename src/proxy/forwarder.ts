@@ -15,6 +15,9 @@ import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
 import { derivedIdempotencyKey } from './idempotency-key.ts'
+import { hostnameOf } from './backend-urls.ts'
+import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
+import { compileRequestTransforms, type RequestTransform } from '../transform/request-transform.ts'
 import type { MetricsTable, RouteMetrics } from './route-metrics.ts'
 import { compileCachePolicies, type CachedEntry, type CachePolicy, type ReadCache } from '../cache/read-cache.ts'
 import { CacheCounters, serveEntry, type CacheTap } from './cache-serve.ts'
@@ -66,6 +69,9 @@ export class Forwarder {
   readonly #trustProxy: boolean
   readonly #cachePolicies: ReadonlyMap<string, CachePolicy>
   readonly #cacheCounters = new Map<string, CacheCounters>()
+  /** route → backend → how its answers are reshaped for clients */
+  readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
+  readonly #requestTransforms: ReadonlyMap<string, ReadonlyMap<string, RequestTransform>>
 
   constructor(opts: ForwarderOptions) {
     this.#table = opts.table
@@ -82,6 +88,8 @@ export class Forwarder {
     this.#breakers = opts.breakers
     this.#trustProxy = opts.config.listen.trustProxy
     this.#cachePolicies = compileCachePolicies(opts.config.routes)
+    this.#transforms = compileTransforms(opts.config)
+    this.#requestTransforms = compileRequestTransforms(opts.config)
     this.#cache = opts.cache
     for (const id of this.#cachePolicies.keys()) this.#cacheCounters.set(id, new CacheCounters(opts.metricsRegistry, id))
   }
@@ -192,16 +200,12 @@ export class Forwarder {
     }
 
     const remote = req.socket.remoteAddress ?? ''
-    headers.push(
-      'x-request-id',
-      requestId,
-      'x-forwarded-for',
-      facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`,
-      'x-forwarded-proto',
-      (this.#trustProxy ? facts.forwardedProto : undefined) ?? ((req.socket as TLSSocket).encrypted === true ? 'https' : 'http'),
-    )
+    const proto = (this.#trustProxy ? facts.forwardedProto : undefined) ?? ((req.socket as TLSSocket).encrypted === true ? 'https' : 'http')
+    headers.push('x-request-id', requestId, 'x-forwarded-for', facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`, 'x-forwarded-proto', proto)
     const forwardedHost = (this.#trustProxy ? facts.forwardedHost : undefined) ?? facts.host
     if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
+    // preserveHost: the backend sees the Host the client used (undici sends a given host header as is)
+    if (found !== null && found.route.config.preserveHost === true && facts.host !== undefined) headers.push('host', facts.host)
     // a client's retry with the same x-request-id keeps its key (src/proxy/idempotency-key.ts)
     const idempotencyKey =
       facts.idempotencyKey ??
@@ -210,7 +214,7 @@ export class Forwarder {
 
     const hasBody = facts.chunked || facts.contentLength > 0
     if (job !== null) job.idempotencyKey = idempotencyKey
-    const out: Outgoing = { req, res, upstream, routeId, requestId, routeMetrics, start, method, path, target, query, headers, body: null, job, capture: null, found, cacheTap: null, invalidate: null }
+    const out: Outgoing = { req, res, upstream, routeId, requestId, routeMetrics, start, method, path, target, query, headers, body: null, job, capture: null, found, cacheTap: null, invalidate: null, client: forwardedHost === undefined ? null : `${proto}://${forwardedHost}` }
     if (!hasBody) {
       this.#proceed(out)
       return
@@ -301,6 +305,9 @@ export class Forwarder {
   #send(out: Outgoing): void {
     const { res, upstream, routeId, requestId, routeMetrics, start, method, query, headers, body, job, found } = out
     const exchange = new ClientExchange(res, upstream.name, routeId, requestId, routeMetrics, start, upstream.timeoutMs, this.#log)
+    if (out.client !== null) exchange.rewriteUrls(upstream.urls, out.client, hostnameOf(out.client.slice(out.client.indexOf('://') + 3)))
+    const transform = this.#transforms.get(routeId)?.get(upstream.name)
+    if (transform !== undefined) exchange.transformWith(transform, this.#compareBodyLimit)
     if (job !== null && this.#mirror !== null) {
       exchange.tap({ mirror: this.#mirror, job, capture: out.capture, collector: new BodyCollector(this.#compareBodyLimit) })
     }
@@ -317,7 +324,10 @@ export class Forwarder {
         resend: () => this.#resend(out, other),
       }
     }
-    upstream.pool.dispatch({ method, path: upstream.basePath + out.target + query, headers, body }, exchange)
+    // the request as this backend expects it (route transform); the mirror reshapes its own copy
+    const reshape = this.#requestTransforms.get(routeId)?.get(upstream.name)
+    const sent = reshape === undefined || body instanceof Readable ? { headers, body } : reshape.apply(headers, body)
+    upstream.pool.dispatch({ method, path: upstream.basePath + out.target + query, headers: sent.headers, body: sent.body }, exchange)
   }
 
   /**
@@ -369,6 +379,8 @@ interface Outgoing {
   readonly found: RouteMatch | null
   cacheTap: CacheTap | null
   invalidate: string | null
+  /** `proto://host` the client reached the gateway at, for rewriting backend URLs; null without a Host */
+  readonly client: string | null
 }
 
 function swapSides(job: MirrorJob): MirrorJob {

@@ -1,5 +1,6 @@
 import { Pool } from 'undici'
 import type { BackendConfig, CutoverConfig } from '../config/schema.ts'
+import { BackendUrls } from './backend-urls.ts'
 
 /** One backend, with its keep-alive pool built once at start. */
 export interface Upstream {
@@ -16,6 +17,8 @@ export interface Upstream {
    * needs, even at weight 50 where each backend is both
    */
   readonly mirrorPool: Pool
+  /** Rewrites this backend's address in answers (Location, Link, Set-Cookie Domain) to the client's. */
+  readonly urls: BackendUrls
 }
 
 export function createUpstream(name: string, config: BackendConfig): Upstream {
@@ -27,6 +30,7 @@ export function createUpstream(name: string, config: BackendConfig): Upstream {
     timeoutMs: config.timeoutMs,
     pool: createPool(url.origin, config, config.connections),
     mirrorPool: createPool(url.origin, config, config.mirrorConnections),
+    urls: new BackendUrls(config.url),
   }
 }
 

@@ -2,6 +2,7 @@ import { FieldMatcher } from '../compare/field-path.ts'
 import { Normalizer } from '../compare/normalize.ts'
 import type { CutoverConfig, RouteConfig } from '../config/schema.ts'
 import { readStateFile } from '../control/state-file.ts'
+import { configSource } from '../config/load.ts'
 import { CutoverError } from '../errors.ts'
 import type { IdMap, Side } from '../ids/id-map.ts'
 import { diffCollections, differenceCount, type CollectionFindings, type DifferingItem } from './collection-diff.ts'
@@ -95,7 +96,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     throw new CutoverError('CUTOVER_ROUTE_NOT_FOUND', known ? `route '${opts.route}' has no reconcile section` : `unknown route '${opts.route}'`)
   }
   if (routes.length === 0) throw new CutoverError('CUTOVER_CONFIG_INVALID', 'no route has a reconcile section (see docs/mirroring.md)')
-  const state = await readStateFile(config.state.file)
+  // the live weight decides the source of truth; a state file of another config does not count
+  const kept = await readStateFile(config.state.file)
+  const loadedFrom = configSource(config)
+  const state = kept.config !== undefined && loadedFrom !== undefined && kept.config.path !== loadedFrom.path ? {} : kept.routes
   const signal = AbortSignal.timeout(opts.timeoutMs)
   const out: RouteReport[] = []
   for (const route of routes) {

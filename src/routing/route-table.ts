@@ -1,7 +1,7 @@
 import type { CutoverConfig, RouteConfig } from '../config/schema.ts'
 import type { RouteState } from '../control/route-state.ts'
 import { compilePathPattern, compilePathTemplate, fillPathTemplate, type PathPattern, type PathTemplate } from './path-pattern.ts'
-import { bucketOf, cookieValue, routeSeed, BUCKETS } from './sticky.ts'
+import { bucketOf, cookieValue, groupSeed, BUCKETS, DEFAULT_STICKY_GROUP } from './sticky.ts'
 
 export type Sticky = { readonly kind: 'header' | 'cookie'; readonly name: string } | { readonly kind: 'ip' } | null
 
@@ -13,6 +13,7 @@ export interface CompiledRoute {
   readonly pattern: PathPattern
   readonly headerMatch: readonly (readonly [string, string])[]
   readonly sticky: Sticky
+  /** the sticky group's seed: the same for every route of a group */
   readonly seed: number
   /** backend name → path template; absent → the request path unchanged. */
   readonly rewrite: ReadonlyMap<string, PathTemplate>
@@ -47,7 +48,7 @@ export function compileRoute(config: RouteConfig, state: RouteState): CompiledRo
     pattern,
     headerMatch: Object.entries(config.match?.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const),
     sticky,
-    seed: routeSeed(config.id),
+    seed: groupSeed(config.stickyGroup ?? DEFAULT_STICKY_GROUP),
     rewrite,
     state,
   }

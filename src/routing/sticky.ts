@@ -1,8 +1,12 @@
 /**
- * Weighted, sticky primary choice. hash(sticky key, route id) → bucket 0..9999; cloud is primary
- * when bucket < weight × 100. Because a key's bucket does not depend on the weight, raising a
- * weight only moves the buckets between the old and new threshold: nobody already on cloud flips
- * back to legacy, and each user stays on one side while the weight holds.
+ * Weighted, sticky primary choice. hash(sticky key, sticky group) → bucket 0..9999; cloud is
+ * primary when bucket < weight × 100. Because a key's bucket does not depend on the weight,
+ * raising a weight only moves the buckets between the old and new threshold: nobody already on
+ * cloud flips back to legacy, and each user stays on one side while the weight holds.
+ *
+ * Every route is in one group unless it names its own (`stickyGroup`): a key has the same bucket
+ * on all of them, so at equal weights a user who wrote to cloud on `/posts` also reads from cloud
+ * on `/posts/:id` instead of getting legacy's 404.
  */
 
 export const BUCKETS = 10_000
@@ -26,10 +30,13 @@ function fmix32(h: number): number {
   return h >>> 0
 }
 
-/** The seed for a route: its id hashed once at start, so the per-request hash covers only the key. */
-export function routeSeed(routeId: string): number {
-  // the NUL separates id from key so ('ab','c') and ('a','bc') differ
-  return hashString(routeId + '\0')
+/** The group of routes that do not name one. */
+export const DEFAULT_STICKY_GROUP = 'default'
+
+/** The seed for a sticky group: its name hashed once at start, so the per-request hash covers only the key. */
+export function groupSeed(group: string): number {
+  // the NUL separates name from key so ('ab','c') and ('a','bc') differ
+  return hashString(group + '\0')
 }
 
 export function bucketOf(key: string, seed: number): number {

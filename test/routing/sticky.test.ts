@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { validateConfig } from '../../src/config/validate.ts'
 import { chooseCloud, compileRoute } from '../../src/routing/route-table.ts'
-import { bucketOf, cookieValue, routeSeed } from '../../src/routing/sticky.ts'
+import { bucketOf, cookieValue, groupSeed } from '../../src/routing/sticky.ts'
 
 const cfg = validateConfig({
   backends: { legacy: { url: 'http://127.0.0.1:1' }, cloud: { url: 'http://127.0.0.1:2' } },
@@ -22,7 +22,7 @@ describe('weighted sticky choice', () => {
   })
 
   it('spreads sequential numeric keys evenly across buckets', () => {
-    const seed = routeSeed('r')
+    const seed = groupSeed('r')
     const deciles = new Array<number>(10).fill(0)
     for (let i = 0; i < 10_000; i++) deciles[Math.floor(bucketOf(String(i), seed) / 1000)]!++
     for (const d of deciles) expect(Math.abs(d - 1000)).toBeLessThan(120)
@@ -43,8 +43,8 @@ describe('weighted sticky choice', () => {
     expect(moved / 10_000).toBeLessThan(0.12)
   })
 
-  it('gives the same key different buckets on different routes', () => {
-    const same = Array.from({ length: 200 }, (_, i) => bucketOf(`k${i}`, routeSeed('a')) === bucketOf(`k${i}`, routeSeed('b'))).filter(Boolean)
+  it('gives the same key different buckets in different sticky groups', () => {
+    const same = Array.from({ length: 200 }, (_, i) => bucketOf(`k${i}`, groupSeed('a')) === bucketOf(`k${i}`, groupSeed('b'))).filter(Boolean)
     expect(same.length).toBeLessThan(5)
   })
 
