@@ -52,12 +52,14 @@ describe('dependencies', () => {
           if (spec.startsWith('node:')) continue
           imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string))
         }
+        // files src/ serves from a package (the console's uPlot), named as `file: 'pkg/…'`
+        for (const m of read(join(dir, e.name)).matchAll(/\bfile:\s*'([a-z][^'/]*)\//g)) imported.add(m[1] as string)
       }
     }
   }
   walk('src')
 
-  it('production dependencies are exactly the packages src/ imports', () => {
+  it('production dependencies are exactly the packages src/ imports or serves', () => {
     expect(Object.keys(pkg.dependencies).sort()).toEqual([...imported].filter((name) => name !== 'cutover').sort())
   })
 
