@@ -103,6 +103,29 @@ describe('several endpoints per backend, passive health', () => {
     expect(await metricValue(gw, 'cutover_endpoint_healthy', { backend: 'legacy', endpoint: endpoint(dead) })).toBe(1)
   })
 
+  it('counts a reset before any response byte toward ejection (not resent within the backend: the read fails over to the other side)', async () => {
+    const [a, b, cloud] = [await origin('a'), await origin('b'), await origin('cloud')]
+    const reset = await origin('reset')
+    reset.handler = (req) => req.socket.destroy()
+    const gw = await gateway(
+      testConfig(a.url, cloud.url, {
+        backends: { legacy: { urls: [reset.url, a.url, b.url], health: { failures: 2, ejectMs: 60_000 }, timeoutMs: 2000 }, cloud: { url: cloud.url, timeoutMs: 2000 } },
+        routes: [{ ...ROUTES[0]!, methods: ['GET'] as 'GET'[] }],
+      }),
+    )
+    const answers: { status: number; backend: unknown }[] = []
+    for (let i = 0; i < 12; i++) {
+      const x = await call(`${gw.dataUrl}/items`)
+      answers.push({ status: x.status, backend: x.headers['x-cutover-backend'] })
+    }
+    expect(answers.filter((x) => x.status !== 200)).toEqual([])
+    expect(reset.requests).toHaveLength(2)
+    expect(cloud.requests).toHaveLength(2)
+    expect(a.requests.length + b.requests.length).toBe(10)
+    expect(await metricValue(gw, 'cutover_endpoint_requests_total', { backend: 'legacy', endpoint: endpoint(reset), outcome: 'failed' })).toBe(2)
+    expect(await metricValue(gw, 'cutover_endpoint_healthy', { backend: 'legacy', endpoint: endpoint(reset) })).toBe(0)
+  })
+
   it('balances mirrored calls (the mirror pool) over the healthy endpoints too', async () => {
     const [legacy, a, b] = [await origin('legacy'), await origin('a'), await origin('b')]
     const dead = await origin('dead')
