@@ -69,7 +69,8 @@ const backendEntry = backendSchema
 function endpointProblems(url: string | undefined, urls: readonly string[] | undefined, ctx: z.RefinementCtx): void {
   if (url === undefined && urls === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required (or urls, a list of endpoints)' })
   if (url !== undefined && urls !== undefined) ctx.addIssue({ code: 'custom', path: ['urls'], message: 'cannot be given together with url: use one of the two' })
-  if (urls === undefined) return
+  // zod still runs this refinement when a field has its own issue: `urls` may be no list at all
+  if (!Array.isArray(urls)) return
   const first = URL.canParse(urls[0] ?? '') ? new URL(urls[0] as string) : null
   const seen = new Set<string>()
   urls.forEach((u, i) => {

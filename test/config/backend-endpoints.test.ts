@@ -35,6 +35,7 @@ describe('backend url / urls', () => {
     expect(problems({ urls: ['http://a:1/v1', 'https://b:1/v1'] })).toEqual(['backends.legacy.urls[1]: must have the same scheme and path as urls[0] (http://…/v1)'])
     expect(problems({ urls: ['http://a:1/v1', 'http://b:1/v2'] })).toEqual(['backends.legacy.urls[1]: must have the same scheme and path as urls[0] (http://…/v1)'])
     expect(problems({ urls: ['http://a:1', 'http://b:1', 'http://a:1/'] })).toEqual(['backends.legacy.urls[2]: lists http://a:1 twice'])
+    expect(problems({ urls: 'http://a:1' })).toEqual(['backends.legacy.urls: must be a list of URLs'])
     expect(problems({ urls: [] })).toEqual(['backends.legacy.urls: must list at least one URL'])
     expect(problems({ urls: ['http://a:1', 'ftp://b'] })).toEqual(['backends.legacy.urls[1]: must be an http:// or https:// URL without query or fragment'])
     expect(problems({ url: 'http://a:1', health: { failures: 0, ejectMs: 'x', extra: 1 } })).toEqual(
