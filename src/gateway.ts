@@ -122,7 +122,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const journal = journaled?.journal ?? null
   const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards, ids, journal)
   const table = new RouteTable(config, states)
-  const upstreams = createUpstreams(config)
+  const upstreams = createUpstreams(config, metrics.registry)
   // what a previous run left unfinished is resent in the background, while this one serves
   const recovery = journaled === null ? null : new JournalRecovery(journaled.recovered, { journal: journaled.journal, publisher, upstreams, log, concurrency: config.limits.mirrorInFlight })
   const backends = [...upstreams.keys()]

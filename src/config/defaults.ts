@@ -8,6 +8,9 @@ export const DEFAULT_TIMEOUT_MS = 5000
 export const DEFAULT_MIRROR_CONNECTIONS = 128
 export const DEFAULT_CONNECTIONS = 128
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000
+/** Passive health of a backend's endpoints (`urls`): consecutive connection failures that eject one, and for how long. */
+export const DEFAULT_HEALTH_FAILURES = 3
+export const DEFAULT_HEALTH_EJECT_MS = 10_000
 export const DEFAULT_BODY_BYTES = 1_048_576
 export const DEFAULT_MIRROR_BODY_BYTES = 262_144
 export const DEFAULT_MIRROR = 'writes'

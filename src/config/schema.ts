@@ -35,7 +35,15 @@ const breakerSchema = z.strictObject({
 })
 
 const backendSchema = z.strictObject({
-  url: urlSchema,
+  /** one endpoint; or `urls`, several balanced with passive health (docs/routing.md) */
+  url: urlSchema.optional(),
+  urls: z.array(urlSchema, 'must be a list of URLs').min(1, 'must list at least one URL').optional(),
+  health: z
+    .strictObject({
+      failures: z.int('must be an integer').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(D.DEFAULT_HEALTH_FAILURES),
+      ejectMs: positiveMs.default(D.DEFAULT_HEALTH_EJECT_MS),
+    })
+    .prefault({}),
   timeoutMs: positiveMs.default(D.DEFAULT_TIMEOUT_MS),
   connections: z.int('must be an integer').min(1, 'must be at least 1').max(10_000, 'must be at most 10000').default(D.DEFAULT_CONNECTIONS),
   /** connections of its own for mirrored calls (and journal recovery), never shared with client traffic */
@@ -50,6 +58,34 @@ const backendSchema = z.strictObject({
     .optional(),
   breaker: breakerSchema.optional(),
 })
+
+// `url` stays what the rest of the code reads (the first endpoint); `urls` always lists them all
+const backendEntry = backendSchema
+  .superRefine((b, ctx) => endpointProblems(b.url, b.urls, ctx))
+  .transform((b) => {
+    const urls = b.urls ?? (b.url === undefined ? [] : [b.url])
+    return { ...b, url: urls[0] ?? '', urls }
+  })
+
+/** Exactly one of url / urls; every endpoint the same scheme and path, no origin twice. */
+function endpointProblems(url: string | undefined, urls: readonly string[] | undefined, ctx: z.RefinementCtx): void {
+  if (url === undefined && urls === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required (or urls, a list of endpoints)' })
+  if (url !== undefined && urls !== undefined) ctx.addIssue({ code: 'custom', path: ['urls'], message: 'cannot be given together with url: use one of the two' })
+  // zod still runs this refinement when a field has its own issue: `urls` may be no list at all
+  if (!Array.isArray(urls)) return
+  const first = URL.canParse(urls[0] ?? '') ? new URL(urls[0] as string) : null
+  const seen = new Set<string>()
+  urls.forEach((u, i) => {
+    if (first === null || !URL.canParse(u)) return
+    const parsed = new URL(u)
+    // an entry that is no http(s) URL at all already has its own issue
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return
+    if (parsed.protocol !== first.protocol || parsed.pathname !== first.pathname) {
+      ctx.addIssue({ code: 'custom', path: ['urls', i], message: `must have the same scheme and path as urls[0] (${first.protocol}//…${first.pathname})` })
+    } else if (seen.has(parsed.origin)) ctx.addIssue({ code: 'custom', path: ['urls', i], message: `lists ${parsed.origin} twice` })
+    seen.add(parsed.origin)
+  })
+}
 
 const fieldPath = z.string('must be a field path').superRefine((p, ctx) => {
   const problem = fieldPathProblem(p)
@@ -244,7 +280,7 @@ export const configSchema = z
           .optional(),
       })
       .default({ host: D.DEFAULT_ADMIN_HOST, port: D.DEFAULT_ADMIN_PORT }),
-    backends: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'backend names are lower-case words'), backendSchema),
+    backends: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'backend names are lower-case words'), backendEntry),
     routes: z.array(routeSchema).default([]),
     fallback: z.union([z.string(), z.literal(404)]).default(D.DEFAULT_FALLBACK),
     kafka: z

@@ -14,21 +14,26 @@ import type { IncomingHttpHeaders } from 'node:http'
 export class BackendUrls {
   /** lower-case, longest first: `http://h:4001/base`, then `http://h:4001` (and the default-port spellings) */
   readonly #prefixes: readonly string[]
-  readonly #hostname: string
+  readonly #hostnames: ReadonlySet<string>
 
-  constructor(backendUrl: string) {
-    const url = new URL(backendUrl)
-    const base = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
-    const origins = [url.origin]
-    // `new URL` drops a default port; a backend may still spell it out
-    if (url.port === '') origins.push(`${url.protocol}//${url.hostname}:${url.protocol === 'https:' ? 443 : 80}`)
+  /** `backendUrls`: every endpoint of the backend (`urls`), any of which may name itself in an answer. */
+  constructor(backendUrls: string | readonly string[]) {
     const prefixes: string[] = []
-    for (const o of origins) {
-      if (base !== '') prefixes.push(o + base)
-      prefixes.push(o)
+    const hostnames = new Set<string>()
+    for (const backendUrl of typeof backendUrls === 'string' ? [backendUrls] : backendUrls) {
+      const url = new URL(backendUrl)
+      const base = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
+      const origins = [url.origin]
+      // `new URL` drops a default port; a backend may still spell it out
+      if (url.port === '') origins.push(`${url.protocol}//${url.hostname}:${url.protocol === 'https:' ? 443 : 80}`)
+      for (const o of origins) {
+        if (base !== '') prefixes.push(o + base)
+        prefixes.push(o)
+      }
+      hostnames.add(url.hostname.toLowerCase())
     }
     this.#prefixes = prefixes.map((p) => p.toLowerCase()).sort((a, b) => b.length - a.length)
-    this.#hostname = url.hostname.toLowerCase()
+    this.#hostnames = hostnames
   }
 
   /** `url` with the backend's prefix replaced by `client` (an origin), or null when it is not the backend's. */
@@ -76,7 +81,7 @@ export class BackendUrls {
     if (cookies !== undefined) {
       headers['set-cookie'] = (typeof cookies === 'string' ? [cookies] : cookies).map((cookie) =>
         cookie.replace(/(;\s*domain\s*=\s*)([^;]*)/gi, (whole, attr: string, domain: string) => {
-          if (domain.trim().replace(/^\./, '').toLowerCase() !== this.#hostname) return whole
+          if (!this.#hostnames.has(domain.trim().replace(/^\./, '').toLowerCase())) return whole
           changed = true
           return attr + clientHostname
         }),

@@ -1,6 +1,9 @@
-import { Pool } from 'undici'
+import { Pool, type Dispatcher } from 'undici'
+import type { Registry } from 'prom-client'
 import type { BackendConfig, CutoverConfig } from '../config/schema.ts'
 import { BackendUrls } from './backend-urls.ts'
+import { EndpointHealth } from './endpoint-health.ts'
+import { EndpointPool } from './endpoint-pool.ts'
 
 /** One backend, with its keep-alive pool built once at start. */
 export interface Upstream {
@@ -9,28 +12,32 @@ export interface Upstream {
   /** The backend URL's path without a trailing slash ('' for '/'): prefixed to every forwarded path. */
   readonly basePath: string
   readonly timeoutMs: number
-  /** client traffic: the requests clients wait for */
-  readonly pool: Pool
+  /** client traffic: the requests clients wait for (an EndpointPool when the backend lists several `urls`) */
+  readonly pool: Dispatcher
   /**
    * mirrored calls, noise-learning repeats and journal recovery, on connections of their own
    * (`mirrorConnections`): a slow secondary's queue can never hold a connection a primary request
    * needs, even at weight 50 where each backend is both
    */
-  readonly mirrorPool: Pool
+  readonly mirrorPool: Dispatcher
   /** Rewrites this backend's address in answers (Location, Link, Set-Cookie Domain) to the client's. */
   readonly urls: BackendUrls
 }
 
-export function createUpstream(name: string, config: BackendConfig): Upstream {
+export function createUpstream(name: string, config: BackendConfig, registry: Registry | null = null): Upstream {
   const url = new URL(config.url)
+  // several endpoints: both pools balance over them and share one view of their health
+  const health = config.urls.length > 1 ? new EndpointHealth(name, config.urls.map((u) => new URL(u).origin), config.health, registry) : null
+  const balanced = (connections: number): Dispatcher =>
+    health === null ? createPool(url.origin, config, connections) : new EndpointPool(health, (origin) => createPool(origin, config, connections))
   return {
     name,
     origin: url.origin,
     basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
     timeoutMs: config.timeoutMs,
-    pool: createPool(url.origin, config, config.connections),
-    mirrorPool: createPool(url.origin, config, config.mirrorConnections),
-    urls: new BackendUrls(config.url),
+    pool: balanced(config.connections),
+    mirrorPool: balanced(config.mirrorConnections),
+    urls: new BackendUrls(config.urls),
   }
 }
 
@@ -50,9 +57,9 @@ function createPool(origin: string, config: BackendConfig, connections: number):
   })
 }
 
-export function createUpstreams(config: CutoverConfig): Map<string, Upstream> {
+export function createUpstreams(config: CutoverConfig, registry: Registry | null = null): Map<string, Upstream> {
   const out = new Map<string, Upstream>()
-  for (const [name, backend] of Object.entries(config.backends)) out.set(name, createUpstream(name, backend))
+  for (const [name, backend] of Object.entries(config.backends)) out.set(name, createUpstream(name, backend, registry))
   return out
 }
 
