@@ -62,6 +62,8 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
   checkAdminExposure(config)
   const audit = new AuditLog(log)
   const store = await RouteStateStore.open(config, audit, log)
+  // with state.shared: workers start on the fleet's state, not the config's
+  await store.synced()
   // the primary publishes audit records itself (workers publish diffs and replays)
   const auditPublisher =
     config.kafka === undefined ? null : await createPublisher({ config, metrics: createMetrics(new Registry(), { processMetrics: false }), log, spoolDir: join(config.spool.dir, 'primary') })
@@ -100,7 +102,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
       // the first worker to see the breach acts; later reports find the weight already down
       if ((store.get(msg.route)?.weight ?? 0) > msg.to) {
         void store
-          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}` })
+          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}`, expect: store.get(msg.route)?.version ?? 0 })
           .catch((err: unknown) => log.error({ err, route: msg.route }, 'guard could not set the weight back'))
       }
       ramps.onRollback(msg.route, msg.detail)
@@ -217,6 +219,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     await admin.close()
     // the workers used the drain time; audit events get the margin, then the spool
     await auditPublisher?.close(SHUTDOWN_MARGIN_MS / 2)
+    await store.close()
     log.info('stopped')
     process.exit(0)
   }

@@ -219,7 +219,10 @@ export const configSchema = z
         queueSize: z.int().min(1).default(D.DEFAULT_QUEUE_SIZE),
       })
       .default({ dir: D.DEFAULT_SPOOL_DIR, maxBytes: D.DEFAULT_SPOOL_MAX_BYTES, queueSize: D.DEFAULT_QUEUE_SIZE }),
-    state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
+    state: z
+      // shared: route state lives on the control topic, shared by every replica (docs/fleet.md)
+      .strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE), shared: z.boolean().default(false) })
+      .default({ file: D.DEFAULT_STATE_FILE, shared: false }),
     /** id translation store: `dir` defaults to `ids/` next to the state file */
     ids: z
       .strictObject({ maxPairs: z.int('must be an integer').min(1, 'must be at least 1').default(D.DEFAULT_ID_MAX_PAIRS), dir: z.string().optional() })
@@ -258,6 +261,7 @@ export const configSchema = z
     for (const required of ['legacy', 'cloud']) {
       if (!(required in cfg.backends)) ctx.addIssue({ code: 'custom', path: ['backends', required], message: 'is required' })
     }
+    if (cfg.state.shared && cfg.kafka === undefined) ctx.addIssue({ code: 'custom', path: ['state', 'shared'], message: 'needs a kafka section' })
     if (cfg.fallback !== 404 && !(cfg.fallback in cfg.backends)) {
       ctx.addIssue({ code: 'custom', path: ['fallback'], message: `must be a backend name (${Object.keys(cfg.backends).join(', ')}) or 404` })
     }

@@ -180,6 +180,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       mirror: state.mirror,
       readSample: state.readSample,
       version: state.version,
+      source: opts.store.source(id) ?? 'config',
       breakers,
       stats: stats[id] ?? { requests: {}, errors: 0, upstreamErrors: {} },
       noise: noise[id] ?? [],

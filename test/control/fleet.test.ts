@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CutoverConfigInput } from '../../src/config/schema.ts'
+import type { Gateway } from '../../src/gateway.ts'
+import { runCli, until, writeConfig, type CliRun } from '../support/cli.ts'
+import { admin as adminCall, call, tempDir, testConfig, TOKEN } from '../support/gateway.ts'
+import { brokers, topicsFor } from '../support/kafka.ts'
+import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
+
+let legacy: Origin
+let cloud: Origin
+const started: CliRun[] = []
+
+beforeAll(async () => {
+  legacy = await startOrigin('legacy')
+  cloud = await startOrigin('cloud')
+})
+afterAll(async () => {
+  for (const run of started) run.child.kill('SIGTERM')
+  await Promise.all(started.map((r) => r.exited))
+  await Promise.all([legacy.close(), cloud.close()])
+}, 60_000)
+
+interface Replica {
+  readonly name: string
+  readonly run: CliRun
+  readonly gw: Gateway
+  readonly dataUrl: string
+}
+
+/** One gateway process on the shared config: only ports and local folders differ. */
+async function startReplica(name: string, shared: Pick<CutoverConfigInput, 'kafka' | 'routes'>): Promise<Replica> {
+  const port = await deadPort()
+  const adminPort = await deadPort()
+  const dir = tempDir()
+  const cfg = testConfig(legacy.url, cloud.url, {
+    listen: { host: '127.0.0.1', port },
+    admin: { host: '127.0.0.1', port: adminPort, token: TOKEN },
+    state: { file: join(dir, 'state.json'), shared: true },
+    spool: { dir: join(dir, 'spool') },
+    ...shared,
+  })
+  const run = runCli(['start', '--config', writeConfig(cfg)], { CUTOVER_REPLICA_ID: name })
+  started.push(run)
+  return { name, run, gw: { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway, dataUrl: `http://127.0.0.1:${port}` }
+}
+
+async function readyz(r: Replica): Promise<number> {
+  return (await adminCall(r.gw, '/readyz').catch(() => ({ status: 0 }))).status
+}
+
+interface RouteView {
+  id: string
+  weight: number
+  version: number
+  source: string
+}
+
+async function routeOf(r: Replica, id: string): Promise<RouteView> {
+  return (await adminCall(r.gw, `/routes/${id}`)).json() as RouteView
+}
+
+async function backendOf(r: Replica, path: string): Promise<string> {
+  return String((await call(`${r.dataUrl}${path}`)).headers['x-cutover-backend'])
+}
+
+describe('state.shared: three replicas, one control topic', () => {
+  const shared = {
+    kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet') },
+    routes: [{ id: 'r', methods: ['GET' as const], path: '/r', weight: 0 }],
+  }
+  let replicas: Replica[] = []
+
+  beforeAll(async () => {
+    replicas = await Promise.all(['r1', 'r2', 'r3'].map((n) => startReplica(n, shared)))
+    for (const r of replicas) await until(async () => (await readyz(r)) === 200, 60_000, `${r.name} to be ready`)
+    // everyone starts from the config: nothing on the topic yet
+    for (const r of replicas) {
+      expect(r.run.output()).toContain('control topic read: 0 routes')
+      expect(await routeOf(r, 'r')).toMatchObject({ weight: 0, version: 1, source: 'config' })
+    }
+  }, 90_000)
+
+  it('a PATCH on replica 1 is in effect on replicas 2 and 3 within 1 s', async () => {
+    const [r1, r2, r3] = replicas as [Replica, Replica, Replica]
+    const patch = await adminCall(r1.gw, '/routes/r', { method: 'PATCH', body: { weight: 100 } })
+    expect(patch.status).toBe(200)
+    expect(patch.json()).toMatchObject({ weight: 100, version: 2, source: 'control topic' })
+    const t0 = Date.now()
+    for (const r of [r2, r3]) {
+      await until(async () => (await backendOf(r, '/r')) === 'cloud', 1000 - (Date.now() - t0), `${r.name} to route /r to cloud`)
+      expect(await routeOf(r, 'r')).toMatchObject({ weight: 100, version: 2, source: 'control topic' })
+    }
+    // and it stays there: every request through every replica
+    for (const r of replicas) for (let i = 0; i < 10; i++) expect(await backendOf(r, '/r')).toBe('cloud')
+  })
+
+  it('two concurrent PATCHes with the same If-Match on two replicas: one 200, one 409', async () => {
+    const [, r2, r3] = replicas as [Replica, Replica, Replica]
+    const answers = await Promise.all([
+      adminCall(r2.gw, '/routes/r', { method: 'PATCH', headers: { 'if-match': '"2"' }, body: { weight: 40 } }),
+      adminCall(r3.gw, '/routes/r', { method: 'PATCH', headers: { 'if-match': '"2"' }, body: { weight: 60 } }),
+    ])
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409])
+    const winner = answers.find((a) => a.status === 200)?.json() as RouteView
+    const loser = answers.find((a) => a.status === 409)?.json() as { error: { code: string } }
+    expect(loser.error.code).toBe('CUTOVER_VERSION_CONFLICT')
+    expect(winner.version).toBe(3)
+    for (const r of replicas) await until(async () => (await routeOf(r, 'r')).version === 3, 1000, `${r.name} at version 3`)
+    for (const r of replicas) expect((await routeOf(r, 'r')).weight).toBe(winner.weight)
+  })
+
+  it('GET /audit on replica 3 lists the change made on replica 1, once', async () => {
+    const [, , r3] = replicas as [Replica, Replica, Replica]
+    type Audit = { action: string; replica?: string; route: string; after: { weight: number; version: number } }
+    const fromR1 = async (): Promise<Audit[]> => ((await adminCall(r3.gw, '/audit')).json() as Audit[]).filter((a) => a.replica === 'r1')
+    await until(async () => (await fromR1()).length > 0, 5000, 'the audit record to reach replica 3')
+    const records = await fromR1()
+    expect(records).toHaveLength(1)
+    expect(records[0]).toMatchObject({ action: 'patch', route: 'r', after: { weight: 100, version: 2 } })
+    // the rejected PATCH is not a change: two changes in all
+    const all = (await adminCall(r3.gw, '/audit')).json() as Audit[]
+    expect(all.map((a) => a.after.version).sort()).toEqual([2, 3])
+  })
+
+  it('a replica started later is ready only once it has the current state, and routes by it', async () => {
+    await adminCall((replicas[0] as Replica).gw, '/routes/r', { method: 'PATCH', body: { weight: 100 } }).then((a) => expect(a.status).toBe(200))
+    const late = await startReplica('r4', shared)
+    await until(async () => (await readyz(late)) === 200, 60_000, 'r4 to be ready')
+    // the first moment it says ready, it has the fleet's state, not the config's
+    expect(await routeOf(late, 'r')).toMatchObject({ weight: 100, version: 4, source: 'control topic' })
+    expect(late.run.output()).toContain('control topic read: 1 routes')
+    expect(late.run.output()).toContain('route r: state from the control topic')
+    for (let i = 0; i < 10; i++) expect(await backendOf(late, '/r')).toBe('cloud')
+  }, 60_000)
+})
