@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
 import { runCli, until, writeConfig, type CliRun } from '../support/cli.ts'
 import { admin as adminCall, call, tempDir, testConfig, TOKEN } from '../support/gateway.ts'
-import { brokers, topicsFor } from '../support/kafka.ts'
+import { brokers, collect, topicsFor } from '../support/kafka.ts'
 import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
 
 let legacy: Origin
@@ -30,18 +31,18 @@ interface Replica {
 }
 
 /** One gateway process on the shared config: only ports and local folders differ. */
-async function startReplica(name: string, shared: Pick<CutoverConfigInput, 'kafka' | 'routes'>): Promise<Replica> {
+async function startReplica(name: string, shared: Pick<CutoverConfigInput, 'kafka' | 'routes'>, backends: { legacy: Origin; cloud: Origin } = { legacy, cloud }, env: NodeJS.ProcessEnv = {}): Promise<Replica> {
   const port = await deadPort()
   const adminPort = await deadPort()
   const dir = tempDir()
-  const cfg = testConfig(legacy.url, cloud.url, {
+  const cfg = testConfig(backends.legacy.url, backends.cloud.url, {
     listen: { host: '127.0.0.1', port },
     admin: { host: '127.0.0.1', port: adminPort, token: TOKEN },
     state: { file: join(dir, 'state.json'), shared: true },
     spool: { dir: join(dir, 'spool') },
     ...shared,
   })
-  const run = runCli(['start', '--config', writeConfig(cfg)], { CUTOVER_REPLICA_ID: name })
+  const run = runCli(['start', '--config', writeConfig(cfg)], { CUTOVER_REPLICA_ID: name, ...env })
   started.push(run)
   return { name, run, gw: { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway, dataUrl: `http://127.0.0.1:${port}` }
 }
@@ -134,4 +135,41 @@ describe('state.shared: three replicas, one control topic', () => {
     expect(late.run.output()).toContain('route r: state from the control topic')
     for (let i = 0; i < 10; i++) expect(await backendOf(late, '/r')).toBe('cloud')
   }, 60_000)
+})
+
+describe('state.shared: a guard trip on one replica', () => {
+  it('rolls the route back on all three, with one audit record', async () => {
+    const topics = topicsFor('fleet-guard')
+    const shared = {
+      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      routes: [{ id: 'g', methods: ['GET' as const], path: '/g/:id', weight: 50, mirror: 'off' as const, guard: { maxErrorRate: 0.02, windowMs: 10_000, minRequests: 50 } }],
+    }
+    let calls = 0
+    const ok = (res: ServerResponse, status: number): void => {
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': 2 })
+      res.end('{}')
+    }
+    const good = await startOrigin('legacy', (_req, res) => ok(res, 200))
+    // every tenth answer is a 500: a 10 % error rate, over the guard's 2 %
+    const bad = await startOrigin('cloud', (_req, res) => ok(res, ++calls % 10 === 0 ? 500 : 200))
+    try {
+      const audit = await collect<{ action: string; route: string; replica?: string; after: { weight: number } }>(topics.audit)
+      const fleet = await Promise.all(['g1', 'g2', 'g3'].map((n) => startReplica(n, shared, { legacy: good, cloud: bad })))
+      for (const r of fleet) await until(async () => (await readyz(r)) === 200, 60_000, `${r.name} to be ready`)
+      const [g1, g2, g3] = fleet as [Replica, Replica, Replica]
+      // traffic through replica 2 only: only its guard sees the errors
+      for (let i = 0; i < 300 && (await routeOf(g2, 'g')).weight > 0; i++) await call(`${g2.dataUrl}/g/${i}`)
+      for (const r of fleet) await until(async () => (await routeOf(r, 'g')).weight === 0, 5000, `${r.name} rolled back`)
+      for (const r of [g1, g3]) for (let i = 0; i < 20; i++) expect(await backendOf(r, `/g/${i}`)).toBe('legacy')
+      await until(() => audit.messages.length >= 1, 5000, 'the audit record')
+      const trips = audit.messages.filter((m) => m.value.action.startsWith('guard-trip'))
+      expect(trips).toHaveLength(1)
+      expect(trips[0]?.value).toMatchObject({ route: 'g', replica: 'g2', after: { weight: 0 } })
+      const onG3 = ((await adminCall(g3.gw, '/audit')).json() as { action: string }[]).filter((a) => a.action.startsWith('guard-trip'))
+      expect(onG3).toHaveLength(1)
+      await audit.stop()
+    } finally {
+      await Promise.all([good.close(), bad.close()])
+    }
+  }, 90_000)
 })
