@@ -1,70 +1,24 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CutoverConfigInput } from '../../src/config/schema.ts'
-import type { Gateway } from '../../src/gateway.ts'
-import { runCli, until, writeConfig, type CliRun } from '../support/cli.ts'
-import { admin as adminCall, call, tempDir, testConfig, TOKEN } from '../support/gateway.ts'
+import { until } from '../support/cli.ts'
+import { backendOf, readyz, routeOf, startReplica as startOn, stopReplicas, type Replica, type RouteView } from '../support/fleet.ts'
+import { admin as adminCall, call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor } from '../support/kafka.ts'
-import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
+import { startOrigin, type Origin } from '../support/origin.ts'
 
 let legacy: Origin
 let cloud: Origin
-const started: CliRun[] = []
+const startReplica = (name: string, shared: Parameters<typeof startOn>[1], backends = { legacy, cloud }): Promise<Replica> => startOn(name, shared, backends)
 
 beforeAll(async () => {
   legacy = await startOrigin('legacy')
   cloud = await startOrigin('cloud')
 })
 afterAll(async () => {
-  for (const run of started) run.child.kill('SIGTERM')
-  await Promise.all(started.map((r) => r.exited))
+  await stopReplicas()
   await Promise.all([legacy.close(), cloud.close()])
 }, 60_000)
-
-interface Replica {
-  readonly name: string
-  readonly run: CliRun
-  readonly gw: Gateway
-  readonly dataUrl: string
-}
-
-/** One gateway process on the shared config: only ports and local folders differ. */
-async function startReplica(name: string, shared: Pick<CutoverConfigInput, 'kafka' | 'routes'>, backends: { legacy: Origin; cloud: Origin } = { legacy, cloud }, env: NodeJS.ProcessEnv = {}): Promise<Replica> {
-  const port = await deadPort()
-  const adminPort = await deadPort()
-  const dir = tempDir()
-  const cfg = testConfig(backends.legacy.url, backends.cloud.url, {
-    listen: { host: '127.0.0.1', port },
-    admin: { host: '127.0.0.1', port: adminPort, token: TOKEN },
-    state: { file: join(dir, 'state.json'), shared: true },
-    spool: { dir: join(dir, 'spool') },
-    ...shared,
-  })
-  const run = runCli(['start', '--config', writeConfig(cfg)], { CUTOVER_REPLICA_ID: name, ...env })
-  started.push(run)
-  return { name, run, gw: { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway, dataUrl: `http://127.0.0.1:${port}` }
-}
-
-async function readyz(r: Replica): Promise<number> {
-  return (await adminCall(r.gw, '/readyz').catch(() => ({ status: 0 }))).status
-}
-
-interface RouteView {
-  id: string
-  weight: number
-  version: number
-  source: string
-}
-
-async function routeOf(r: Replica, id: string): Promise<RouteView> {
-  return (await adminCall(r.gw, `/routes/${id}`)).json() as RouteView
-}
-
-async function backendOf(r: Replica, path: string): Promise<string> {
-  return String((await call(`${r.dataUrl}${path}`)).headers['x-cutover-backend'])
-}
 
 describe('state.shared: three replicas, one control topic', () => {
   const shared = {
