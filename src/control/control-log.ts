@@ -169,7 +169,8 @@ export class ControlLog {
     } catch (err) {
       work.catch(() => undefined)
       await this.close()
-      throw err
+      if (err instanceof CutoverError) throw err
+      throw new CutoverError('CUTOVER_CONTROL_UNAVAILABLE', `cannot read the control topic ${this.#topic} from ${this.#config.kafka?.brokers.join(',')}: ${(err as Error).message}`, { cause: err })
     } finally {
       clearTimeout(timer)
     }

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import type { ServerResponse } from 'node:http'
+import { get, type ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
 import { backendOf, readyz, routeOf, startReplica as startOn, stopReplicas, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
 
 let legacy: Origin
 let cloud: Origin
-const startReplica = (name: string, shared: Parameters<typeof startOn>[1], backends = { legacy, cloud }): Promise<Replica> => startOn(name, shared, backends)
+const startReplica = (name: string, shared: Parameters<typeof startOn>[1], backends = { legacy, cloud }, env: NodeJS.ProcessEnv = {}, args: readonly string[] = []): Promise<Replica> =>
+  startOn(name, shared, backends, env, args)
 
 beforeAll(async () => {
   legacy = await startOrigin('legacy')
@@ -127,3 +128,42 @@ describe('state.shared: a guard trip on one replica', () => {
     }
   }, 90_000)
 })
+
+describe('state.shared at start', () => {
+  it('exits with a clear error when Kafka cannot be reached', async () => {
+    const dead = `127.0.0.1:${await deadPort()}`
+    const r = await startReplica('x1', { kafka: { brokers: [dead], clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet-dead') }, routes: [] }, { legacy, cloud }, { CUTOVER_KAFKA_BROKERS: dead })
+    expect(await r.run.exited).toBe(1)
+    expect(r.run.output()).toContain(`cannot read the control topic`)
+    expect(r.run.output()).toContain(dead)
+  }, 60_000)
+})
+
+describe('state.shared with --workers', () => {
+  it('a change on another replica reaches every worker of a clustered replica', async () => {
+    const shared = {
+      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet-workers') },
+      routes: [{ id: 'r', methods: ['GET' as const], path: '/r', weight: 0 }],
+    }
+    const [plain, clustered] = await Promise.all([startReplica('c1', shared), startReplica('c2', shared, { legacy, cloud }, {}, ['--workers', '2'])])
+    for (const r of [plain as Replica, clustered as Replica]) await until(async () => (await readyz(r)) === 200, 60_000, `${r.name} to be ready`)
+    const patch = await adminCall((plain as Replica).gw, '/routes/r', { method: 'PATCH', body: { weight: 100 } })
+    expect(patch.status).toBe(200)
+    await until(async () => (await routeOf(clustered as Replica, 'r')).version === 2, 1000, 'the clustered replica at version 2')
+    // fresh connections: the cluster spreads them over both workers
+    const backends = await Promise.all(Array.from({ length: 20 }, () => freshBackend(`${(clustered as Replica).dataUrl}/r`)))
+    expect(new Set(backends)).toEqual(new Set(['cloud']))
+    // and a change made on the clustered one reaches the plain one
+    expect((await adminCall((clustered as Replica).gw, '/routes/r/rollback', { method: 'POST' })).status).toBe(200)
+    await until(async () => (await routeOf(plain as Replica, 'r')).weight === 0, 1000, 'the rollback on the plain replica')
+  }, 90_000)
+})
+
+function freshBackend(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(String(res.headers['x-cutover-backend'])))
+    }).on('error', reject)
+  })
+}

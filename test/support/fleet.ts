@@ -23,7 +23,7 @@ export interface Replica {
 }
 
 /** One gateway process on the shared config: only ports and local folders differ. */
-export async function startReplica(name: string, shared: Pick<CutoverConfigInput, 'kafka' | 'routes'>, backends: { legacy: Origin; cloud: Origin }, env: NodeJS.ProcessEnv = {}): Promise<Replica> {
+export async function startReplica(name: string, shared: Pick<CutoverConfigInput, 'kafka' | 'routes'>, backends: { legacy: Origin; cloud: Origin }, env: NodeJS.ProcessEnv = {}, args: readonly string[] = []): Promise<Replica> {
   const port = await deadPort()
   const adminPort = await deadPort()
   const dir = tempDir()
@@ -34,7 +34,7 @@ export async function startReplica(name: string, shared: Pick<CutoverConfigInput
     spool: { dir: join(dir, 'spool') },
     ...shared,
   })
-  const run = runCli(['start', '--config', writeConfig(cfg)], { CUTOVER_REPLICA_ID: name, ...env })
+  const run = runCli(['start', '--config', writeConfig(cfg), ...args], { CUTOVER_REPLICA_ID: name, ...env })
   started.push(run)
   return { name, run, gw: { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway, dataUrl: `http://127.0.0.1:${port}` }
 }
