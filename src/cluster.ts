@@ -62,8 +62,6 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
   checkAdminExposure(config)
   const audit = new AuditLog(log)
   const store = await RouteStateStore.open(config, audit, log)
-  // with state.shared: workers start on the fleet's state, not the config's
-  await store.synced()
   // the primary publishes audit records itself (workers publish diffs and replays)
   const auditPublisher =
     config.kafka === undefined ? null : await createPublisher({ config, metrics: createMetrics(new Registry(), { processMetrics: false }), log, spoolDir: join(config.spool.dir, 'primary') })
@@ -203,6 +201,8 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
   })
   await admin.listen({ host: config.admin.host, port: config.admin.port })
   log.info({ admin: urlOf(admin), workers }, 'admin API listening')
+  // with state.shared: workers start on the fleet's state, not the config's (/readyz 503 meanwhile)
+  await store.synced()
   for (let i = 0; i < workers; i++) fork(i)
   ramps.start()
 
