@@ -103,7 +103,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
       // the first worker to see the breach acts; later reports find the weight already down
       if ((store.get(msg.route)?.weight ?? 0) > msg.to) {
         void store
-          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}` })
+          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}`, expect: store.get(msg.route)?.version ?? 0 })
           .catch((err: unknown) => log.error({ err, route: msg.route }, 'guard could not set the weight back'))
       }
       ramps.onRollback(msg.route, msg.detail)
@@ -205,6 +205,8 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
   })
   await admin.listen({ host: config.admin.host, port: config.admin.port })
   log.info({ admin: urlOf(admin), workers }, 'admin API listening')
+  // with state.shared: workers start on the fleet's state, not the config's (/readyz 503 meanwhile)
+  await store.synced()
   for (let i = 0; i < workers; i++) fork(i)
   ramps.start()
 
@@ -221,6 +223,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     await admin.close()
     // the workers used the drain time; audit events get the margin, then the spool
     await auditPublisher?.close(SHUTDOWN_MARGIN_MS / 2)
+    await store.close()
     log.info('stopped')
     process.exit(0)
   }

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'CUTOVER_CONFIG_INVALID',
   'CUTOVER_CONFIG_LOAD',
   'CUTOVER_REPLAY_BUSY',
+  'CUTOVER_CONTROL_UNAVAILABLE',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -57,6 +58,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
   CUTOVER_CONFIG_INVALID: { status: 500, message: 'configuration is invalid' },
   CUTOVER_CONFIG_LOAD: { status: 500, message: 'configuration could not be loaded' },
   CUTOVER_REPLAY_BUSY: { status: 409, message: 'another cutover replay is running' },
+  CUTOVER_CONTROL_UNAVAILABLE: { status: 503, message: 'route state is shared over Kafka, which cannot take the change now; retry later' },
 })
 
 export class CutoverError extends Error {

@@ -247,9 +247,13 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   if (config.kafka !== undefined) audit.addSink((record) => data.publisher.publish('audit', record.route, { schema: AUDIT_SCHEMA, ...record }))
   const ramps = new RampSet(config, store, async (route) => data.guards.status(route) ?? 'green', log)
   data.guards.start((trip) => {
+    // expect: with state.shared, replicas tripping at once make one change (the rest are refused)
     void store
-      .update(trip.route, { weight: trip.to }, { who: 'guard', action: `guard-trip:${trip.verdict.reason}` })
-      .catch((err: unknown) => log.error({ err, route: trip.route }, 'guard could not set the weight back'))
+      .update(trip.route, { weight: trip.to }, { who: 'guard', action: `guard-trip:${trip.verdict.reason}`, expect: store.get(trip.route)?.version ?? 0 })
+      .catch((err: unknown) => {
+        if (err instanceof CutoverError && err.code === 'CUTOVER_VERSION_CONFLICT') log.info({ route: trip.route }, 'guard trip: the route changed meanwhile (another replica tripped first)')
+        else log.error({ err, route: trip.route }, 'guard could not set the weight back')
+      })
     ramps.onRollback(trip.route, `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}`)
   })
 
@@ -277,10 +281,13 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   await admin.listen({ host: config.admin.host, port: config.admin.port })
   let dataUrl: string
   try {
+    // with state.shared, /readyz says 503 until the control topic was read: no traffic before
+    await store.synced()
     dataUrl = await data.listen()
   } catch (err) {
     await admin.close()
     await data.close()
+    await store.close()
     throw err
   }
   ready = true
@@ -298,6 +305,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
       ramps.stop()
       await data.close()
       await admin.close()
+      await store.close()
     },
   }
 }

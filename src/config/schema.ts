@@ -307,7 +307,10 @@ export const configSchema = z
         queueSize: z.int().min(1).default(D.DEFAULT_QUEUE_SIZE),
       })
       .default({ dir: D.DEFAULT_SPOOL_DIR, maxBytes: D.DEFAULT_SPOOL_MAX_BYTES, queueSize: D.DEFAULT_QUEUE_SIZE }),
-    state: z.strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE) }).default({ file: D.DEFAULT_STATE_FILE }),
+    state: z
+      // shared: route state lives on the control topic, shared by every replica (docs/fleet.md)
+      .strictObject({ file: z.string().default(D.DEFAULT_STATE_FILE), shared: z.boolean().default(false) })
+      .default({ file: D.DEFAULT_STATE_FILE, shared: false }),
     /** id translation store: `dir` defaults to `ids/` next to the state file */
     ids: z
       .strictObject({ maxPairs: z.int('must be an integer').min(1, 'must be at least 1').default(D.DEFAULT_ID_MAX_PAIRS), dir: z.string().optional() })
@@ -347,6 +350,7 @@ export const configSchema = z
   // checks the shape it reads and skips what was already reported.
   .superRefine((parsed, ctx) => {
     const cfg = parsed as unknown as LooseConfig
+    if (isRecord(cfg.state) && cfg.state.shared === true && cfg.kafka === undefined) ctx.addIssue({ code: 'custom', path: ['state', 'shared'], message: 'needs a kafka section' })
     const backends = isRecord(cfg.backends) ? cfg.backends : null
     if (backends !== null) {
       for (const required of ['legacy', 'cloud']) {
@@ -408,6 +412,8 @@ interface LooseConfig {
   backends?: unknown
   fallback?: unknown
   routes?: unknown
+  state?: unknown
+  kafka?: unknown
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

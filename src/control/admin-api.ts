@@ -214,7 +214,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
       mirror: state.mirror,
       readSample: state.readSample,
       version: state.version,
-      /** where weight, mirror and readSample came from: config, state-file or runtime */
+      /** where weight, mirror and readSample came from: config, state-file, runtime or control-topic */
       sources: opts.store.sources(id),
       breakers,
       stats: stats[id] ?? { requests: {}, errors: 0, upstreamErrors: {} },

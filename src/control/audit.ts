@@ -8,6 +8,10 @@ export interface AuditRecord {
   readonly route: string
   readonly before: RouteState
   readonly after: RouteState
+  /** the replica the change came from (with `state.shared`) */
+  readonly replica?: string
+  /** the control request that made the change (with `state.shared`) */
+  readonly request?: string
 }
 
 export type AuditSink = (record: AuditRecord) => void
@@ -21,6 +25,8 @@ export class AuditLog {
   readonly #recent: AuditRecord[] = []
   readonly #limit: number
   readonly #sinks: AuditSink[] = []
+  /** set with `state.shared`: every record this process makes names it */
+  replica: string | undefined
 
   constructor(log: Logger, limit = 1000) {
     this.#log = log
@@ -32,12 +38,22 @@ export class AuditLog {
   }
 
   record(entry: Omit<AuditRecord, 'time'>): AuditRecord {
-    const record: AuditRecord = { time: new Date().toISOString(), ...entry }
+    const record: AuditRecord = { time: new Date().toISOString(), ...entry, ...(this.replica === undefined ? {} : { replica: this.replica }) }
     this.#recent.push(record)
     if (this.#recent.length > this.#limit) this.#recent.shift()
     this.#log.info({ audit: record }, `route ${record.route}: ${record.action} by ${record.who}`)
     for (const sink of this.#sinks) sink(record)
     return record
+  }
+
+  /**
+   * Keeps a record another process made (read from the audit topic) without passing it to the
+   * sinks again: with `state.shared`, GET /audit lists the whole fleet's changes.
+   */
+  ingest(record: AuditRecord): void {
+    this.#recent.push(record)
+    if (this.#recent.length > this.#limit) this.#recent.shift()
+    this.#log.debug({ audit: record }, `route ${record.route}: ${record.action} by ${record.who} (from the audit topic)`)
   }
 
   /** Newest first. */

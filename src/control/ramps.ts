@@ -22,8 +22,10 @@ export class RampSet {
         new RampController(route.ramp, {
           getWeight: () => store.get(id)?.weight ?? 0,
           setWeight: async (weight, reason) => {
+            // with state.shared one replica steps (the control leader); the others follow its steps
+            if (store.control !== null && !store.control.leader) throw new Error('not the control leader: the leader replica steps this ramp')
             log.info({ route: id, weight, reason }, `ramp ${id} → ${weight}`)
-            await store.update(id, { weight }, { who: 'ramp', action: 'ramp' })
+            await store.update(id, { weight }, { who: 'ramp', action: 'ramp', expect: store.get(id)?.version ?? 0 })
           },
           guardStatus: () => guardStatus(id),
         }),

@@ -5,13 +5,17 @@ import { configSource } from '../config/load.ts'
 import type { CutoverConfig } from '../config/schema.ts'
 import { CutoverError } from '../errors.ts'
 import type { AuditLog } from './audit.ts'
+import { ControlLog } from './control-log.ts'
 import { copyState, type RouteState, type RouteStatePatch } from './route-state.ts'
 import { readStateFile, StateFileWriter, type KeptState } from './state-file.ts'
 
 export type StateListener = (id: string, state: RouteState) => void
 
-/** Where a route's live value came from: the config, the state file at start, or a change since. */
-export type ValueSource = 'config' | 'state-file' | 'runtime'
+/**
+ * Where a route's live value came from: the config, the state file at start, a change since, or
+ * (with `state.shared`) the fleet's control topic.
+ */
+export type ValueSource = 'config' | 'state-file' | 'runtime' | 'control-topic'
 export interface RouteSources {
   weight: ValueSource
   mirror: ValueSource
@@ -42,6 +46,8 @@ export class RouteStateStore {
   readonly #writer: StateFileWriter | null
   readonly #audit: AuditLog
   readonly #listeners: StateListener[] = []
+  /** with `state.shared`: changes go through the control topic instead of this process */
+  #shared: ControlLog | null = null
 
   private constructor(states: Map<string, RouteState>, sources: Map<string, RouteSources>, writer: StateFileWriter | null, audit: AuditLog) {
     this.#states = states
@@ -51,6 +57,7 @@ export class RouteStateStore {
   }
 
   static async open(config: CutoverConfig, audit: AuditLog, log: Logger, options: OpenOptions = {}): Promise<RouteStateStore> {
+    if (config.state.shared) return RouteStateStore.#openShared(config, audit, log)
     const persist = options.persist !== false
     const file = config.state.file
     const source = configSource(config)
@@ -114,6 +121,47 @@ export class RouteStateStore {
     return s === undefined ? undefined : { ...s }
   }
 
+  /**
+   * Shared state: the config is the initial state of routes the control topic has no record of;
+   * no state file. `synced()` resolves once the topic was read to its end.
+   */
+  static #openShared(config: CutoverConfig, audit: AuditLog, log: Logger): RouteStateStore {
+    const states = new Map<string, RouteState>()
+    for (const route of config.routes) states.set(route.id, { weight: route.weight, mirror: route.mirror, readSample: route.readSample, version: 1 })
+    const sources = new Map<string, RouteSources>()
+    for (const id of states.keys()) sources.set(id, { weight: 'config', mirror: 'config', readSample: 'config' })
+    const store = new RouteStateStore(states, sources, null, audit)
+    store.#shared = new ControlLog(config, audit, log, {
+      current: (id) => store.#states.get(id),
+      apply: (id, next) => store.#applyShared(id, next),
+    })
+    void store.#shared.synced().catch(() => undefined)
+    return store
+  }
+
+  #applyShared(id: string, next: RouteState): void {
+    const live = this.#states.get(id)
+    if (live === undefined) return
+    applyState(live, next)
+    this.#sources.set(id, { weight: 'control-topic', mirror: 'control-topic', readSample: 'control-topic' })
+    const after = copyState(live)
+    for (const l of this.#listeners) l(id, after)
+  }
+
+  /** Resolves once the state is current (with `state.shared`: the control topic read to its end). */
+  async synced(): Promise<void> {
+    await this.#shared?.synced()
+  }
+
+  /** The control log, with `state.shared`. */
+  get control(): ControlLog | null {
+    return this.#shared
+  }
+
+  async close(): Promise<void> {
+    await this.#shared?.close()
+  }
+
   /** The live state objects, keyed by route id (for the route table). */
   get states(): ReadonlyMap<string, RouteState> {
     return this.#states
@@ -138,11 +186,14 @@ export class RouteStateStore {
    * Applies a change. `ifMatch` (a version) makes it conditional: a stale version is refused with
    * CUTOVER_VERSION_CONFLICT rather than overwriting someone else's change.
    */
-  async update(id: string, patch: RouteStatePatch, meta: { who: string; action: string; ifMatch?: number }): Promise<RouteState> {
+  async update(id: string, patch: RouteStatePatch, meta: { who: string; action: string; ifMatch?: number; expect?: number }): Promise<RouteState> {
     const live = this.#states.get(id)
     if (live === undefined) throw new CutoverError('CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
-    if (meta.ifMatch !== undefined && meta.ifMatch !== live.version) {
-      throw new CutoverError('CUTOVER_VERSION_CONFLICT', `route '${id}' is at version ${live.version}, not ${meta.ifMatch}`)
+    // the leader decides, audits and publishes; listeners fire when the record is read back
+    if (this.#shared !== null) return this.#shared.update(id, patch, meta)
+    const wanted = meta.ifMatch ?? meta.expect
+    if (wanted !== undefined && wanted !== live.version) {
+      throw new CutoverError('CUTOVER_VERSION_CONFLICT', `route '${id}' is at version ${live.version}, not ${wanted}`)
     }
     const before = copyState(live)
     const from = this.#sources.get(id) as RouteSources

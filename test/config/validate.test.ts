@@ -32,6 +32,12 @@ describe('config validation', () => {
     expect(validateConfig({ backends, admin: { token: 'abcdefghijklmnop' } }).admin.token).toBe('abcdefghijklmnop')
   })
 
+  it('refuses state.shared without a kafka section', () => {
+    expect(problems({ backends, state: { shared: true } })).toEqual(['state.shared: needs a kafka section'])
+    expect(validateConfig({ backends, state: { shared: true }, kafka: { brokers: ['127.0.0.1:9092'] } }).state.shared).toBe(true)
+    expect(validateConfig({ backends }).state.shared).toBe(false)
+  })
+
   it('reads request bodies before forwarding unless a route sets streamBody', () => {
     const cfg = validateConfig({ backends, routes: [{ id: 'a', path: '/a' }, { id: 'b', path: '/b', streamBody: true }] })
     expect(cfg.routes.map((r) => r.streamBody)).toEqual([false, true])
