@@ -13,7 +13,7 @@ import type { BackendBreaker } from '../resilience/breaker.ts'
 import { BodyLimit, readBody } from './body-limit.ts'
 import { ClientExchange } from './client-exchange.ts'
 import { sendGatewayError } from './errors-reply.ts'
-import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
+import { copyRequestHeaders, emptyHeaderFacts } from './headers.ts'
 import { derivedIdempotencyKey } from './idempotency-key.ts'
 import { hostnameOf } from './backend-urls.ts'
 import { compileTransforms, type ResponseTransform } from '../transform/response-transform.ts'
@@ -103,17 +103,7 @@ export class Forwarder {
     const query = q < 0 ? '' : url.slice(q)
 
     const headers: string[] = []
-    const facts: ClientHeaderFacts = {
-      requestId: undefined,
-      idempotencyKey: undefined,
-      forwardedFor: undefined,
-      forwardedProto: undefined,
-      forwardedHost: undefined,
-      host: undefined,
-      duplicateHost: false,
-      contentLength: 0,
-      chunked: false,
-    }
+    const facts = emptyHeaderFacts()
     copyRequestHeaders(req.rawHeaders, headers, facts)
     const requestId = facts.requestId ?? randomUUID()
 

@@ -40,6 +40,21 @@ export interface ClientHeaderFacts {
   chunked: boolean
 }
 
+/** Facts before copyRequestHeaders has read anything (one fresh object per request). */
+export function emptyHeaderFacts(): ClientHeaderFacts {
+  return {
+    requestId: undefined,
+    idempotencyKey: undefined,
+    forwardedFor: undefined,
+    forwardedProto: undefined,
+    forwardedHost: undefined,
+    host: undefined,
+    duplicateHost: false,
+    contentLength: 0,
+    chunked: false,
+  }
+}
+
 /** Extra names a client listed in `Connection` (RFC 9110 §7.6.1): hop-by-hop too. */
 function connectionTokens(value: string): Set<string> | null {
   let out: Set<string> | null = null

@@ -7,7 +7,7 @@ import type { Counter, Gauge } from 'prom-client'
 import { errorBody, ERRORS, type ErrorCode } from '../errors.ts'
 import { normalisePath } from '../routing/normalise-path.ts'
 import { chooseCloud, stickyKey, upstreamPath, type RouteTable } from '../routing/route-table.ts'
-import { copyRequestHeaders, type ClientHeaderFacts } from './headers.ts'
+import { copyRequestHeaders, emptyHeaderFacts } from './headers.ts'
 import type { Upstream } from './upstreams.ts'
 import { closeFrame, FrameBoundaries } from './websocket-frames.ts'
 
@@ -69,17 +69,7 @@ export class UpgradeProxy {
       return
     }
     socket.on('error', () => socket.destroy())
-    const facts: ClientHeaderFacts = {
-      requestId: undefined,
-      idempotencyKey: undefined,
-      forwardedFor: undefined,
-      forwardedProto: undefined,
-      forwardedHost: undefined,
-      host: undefined,
-      duplicateHost: false,
-      contentLength: 0,
-      chunked: false,
-    }
+    const facts = emptyHeaderFacts()
     const headers: string[] = []
     copyRequestHeaders(req.rawHeaders, headers, facts)
     const requestId = facts.requestId ?? randomUUID()
