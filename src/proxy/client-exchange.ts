@@ -363,7 +363,9 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#finish(status)
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
     sendGatewayError(this.#res, code, this.#requestId, this.#backend, code === 'CUTOVER_BODY_TOO_LARGE')
-    if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed(`primary failed after the request was sent: ${err.message}`)
+    // undici's own headers/body timeout is the same deadline as ours (both backend timeoutMs): one wording
+    if (code === 'CUTOVER_UPSTREAM_TIMEOUT') this.#primaryFailed('gateway deadline passed after the request was sent (504)')
+    else if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed(`primary failed after the request was sent: ${err.message}`)
   }
 
   /** The backend failed but the client is answered another way: the failure still counts against it. */
