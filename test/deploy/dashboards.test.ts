@@ -50,12 +50,12 @@ describe('deploy/grafana and deploy/prometheus', () => {
   beforeAll(async () => {
     legacy = await startOrigin('legacy')
     cloud = await startOrigin('cloud')
-    const base = testConfig(legacy.url, cloud.url)
-    gw = await gatewayFor({
-      ...base,
-      backends: { legacy: base.backends.legacy, cloud: { url: cloud.url, timeoutMs: 2000, breaker: { volumeThreshold: 10 } } },
-      routes: [{ id: 'items', methods: ['GET', 'POST'], path: '/items/:id', weight: 50, mirror: 'all', guard: { maxErrorRate: 0.5 } }],
-    })
+    gw = await gatewayFor(
+      testConfig(legacy.url, cloud.url, {
+        backends: { legacy: { url: legacy.url, timeoutMs: 2000 }, cloud: { url: cloud.url, timeoutMs: 2000, breaker: { volumeThreshold: 10 } } },
+        routes: [{ id: 'items', methods: ['GET', 'POST'], path: '/items/:id', weight: 50, mirror: 'all', guard: { maxErrorRate: 0.5 } }],
+      }),
+    )
     for (let i = 0; i < 6; i++) expect((await call(`${gw.dataUrl}/items/${i}`)).status).toBe(200)
     const text = (await admin(gw, '/metrics')).text
     exposed = new Set([...text.matchAll(/^# TYPE (cutover_[a-z0-9_]+) /gm)].map((m) => m[1] as string))
