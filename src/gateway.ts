@@ -72,7 +72,7 @@ export function warnOpenAdmin(config: CutoverConfig, log: Logger): void {
   if (config.admin.token !== undefined) return
   log.warn(
     { admin: `${config.admin.host}:${config.admin.port}` },
-    `admin API on ${config.admin.host}:${config.admin.port} has no token: any local process can change routes; set admin.token or CUTOVER_ADMIN_TOKEN`,
+    `admin API on ${config.admin.host}:${config.admin.port} has no token: every local process can change routes; set admin.token or CUTOVER_ADMIN_TOKEN`,
   )
 }
 

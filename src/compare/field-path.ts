@@ -7,7 +7,7 @@
  *   root     = "status" / "headers" / "body"
  *   segment  = "." name            ; an object key: body.total
  *            / "[" index "]"       ; an array element: body.items[3]
- *            / "[*]" / ".*"        ; wildcard: any one element or key (patterns only)
+ *            / "[*]" / ".*"        ; wildcard: one element or key, whichever (patterns only)
  *            / "[" json-string "]" ; a key that is not a plain name: body["a.b"], body["x y"]
  *   name     = 1*(any character but . [ ] " or white space)
  *

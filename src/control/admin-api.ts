@@ -166,7 +166,7 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     }
   })
 
-  // JSON only (RFC 9110 §15.5.16: any other media type is a 415, not a confusing parse error);
+  // JSON only (RFC 9110 §15.5.16: every other media type is a 415, not a confusing parse error);
   // an empty JSON body is no body, so `POST …/rollback` with the header and nothing else works.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(JSON_MEDIA_TYPE, { parseAs: 'string' }, (_request, text, done) => {
