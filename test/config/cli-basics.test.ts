@@ -39,7 +39,7 @@ describe('cutover CLI basics', () => {
     const run = runCli(['start', '--config', writeConfig(loopbackConfig())], { CUTOVER_ADMIN_TOKEN: '' })
     try {
       await run.waitFor('cutover listening')
-      expect(run.output()).toMatch(/admin API on 127\.0\.0\.1:0 has no token: any local process can change routes; set admin\.token or CUTOVER_ADMIN_TOKEN/)
+      expect(run.output()).toMatch(/admin API on 127\.0\.0\.1:0 has no token: every local process can change routes; set admin\.token or CUTOVER_ADMIN_TOKEN/)
       expect(run.output()).toContain('"level":40')
     } finally {
       run.child.kill('SIGTERM')
