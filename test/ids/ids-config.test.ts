@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { validateConfig } from '../../src/config/validate.ts'
-import { CutoverError } from '../../src/errors.ts'
+import { backends, problems } from '../support/config.ts'
 
-const backends = { legacy: { url: 'http://127.0.0.1:3001' }, cloud: { url: 'http://127.0.0.1:3002' } }
-
-function problems(input: unknown): string[] {
-  try {
-    validateConfig(input)
-  } catch (err) {
-    expect(err).toBeInstanceOf(CutoverError)
-    return [...(err as CutoverError).details]
-  }
-  throw new Error('expected the config to be refused')
-}
 
 describe('ids options', () => {
   it('accepts a create route and an item route sharing a map, with defaults filled in', () => {
