@@ -24,6 +24,11 @@ export function collectProblems(page: Page): string[] {
     if (msg.type() === 'error') problems.push(`console: ${msg.text()}`)
   })
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-  page.on('requestfailed', (req) => problems.push(`requestfailed: ${req.url()} ${req.failure()?.errorText ?? ''}`))
+  page.on('requestfailed', (req) => {
+    const why = req.failure()?.errorText ?? ''
+    // ERR_ABORTED is the browser cancelling a request of a page the test navigated away from
+    // (a module still loading when the next view opened), not a request that failed
+    if (why !== 'net::ERR_ABORTED') problems.push(`requestfailed: ${req.url()} ${why}`)
+  })
   return problems
 }
