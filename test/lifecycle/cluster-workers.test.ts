@@ -1,6 +1,5 @@
-import { get } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin as adminCall, TOKEN, testConfig } from '../support/gateway.ts'
+import { admin as adminCall, freshGet, TOKEN, testConfig } from '../support/gateway.ts'
 import { runCli, until, writeConfig } from '../support/cli.ts'
 import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
 import type { Gateway } from '../../src/gateway.ts'
@@ -15,16 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([legacy.close(), cloud.close()])
 })
-
-/** One request on a fresh connection, so the cluster spreads them over the workers. */
-function freshGet(url: string): Promise<{ status: number; backend: string }> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, backend: String(res.headers['x-cutover-backend']) }))
-    }).on('error', reject)
-  })
-}
 
 describe('--workers 2', () => {
   it('serves from several processes on one port and every admin change reaches every worker', async () => {

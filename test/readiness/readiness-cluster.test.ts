@@ -1,8 +1,7 @@
-import { get } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import { runCli, until, writeConfig } from '../support/cli.ts'
-import { admin, TOKEN, testConfig } from '../support/gateway.ts'
+import { admin, freshGet, TOKEN, testConfig } from '../support/gateway.ts'
 import { deadPort, type Origin } from '../support/origin.ts'
 import { readiness, readinessOrigins, routeOf } from '../support/readiness-origins.ts'
 
@@ -17,15 +16,6 @@ afterAll(async () => {
 })
 
 /** One request on a fresh connection, so the cluster spreads them over the workers. */
-function freshGet(url: string, user: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent: false, headers: { 'x-user-id': user } }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(String(res.headers['x-cutover-backend'])))
-    }).on('error', reject)
-  })
-}
-
 describe('GET /readiness with --workers 2', () => {
   it('adds up every worker’s traffic and comparisons and keeps the phase clock in the primary', async () => {
     const port = await deadPort()
@@ -40,7 +30,7 @@ describe('GET /readiness with --workers 2', () => {
     try {
       await run.waitFor('admin API listening')
       await until(async () => (await admin(gw, '/readyz').catch(() => ({ status: 0 }))).status === 200, 30_000, 'both workers to listen')
-      await Promise.all(Array.from({ length: 40 }, (_, i) => freshGet(`http://127.0.0.1:${port}/mm/${i}`, `u${i}`)))
+      await Promise.all(Array.from({ length: 40 }, (_, i) => freshGet(`http://127.0.0.1:${port}/mm/${i}`, { 'x-user-id': `u${i}` })))
       await until(async () => routeOf(await readiness(gw), 'mm').mirrored.compared >= 40, 10_000, 'every exchange compared')
       const r = routeOf(await readiness(gw), 'mm')
       expect(r.traffic).toMatchObject({ requests: 40, legacy: 40, cloud: 0 })

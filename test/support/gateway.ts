@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs'
+import { get } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -67,4 +68,17 @@ export async function rawHttp(baseUrl: string, head: string, body = ''): Promise
   })
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0)
   return { status, raw, body: raw.slice(raw.indexOf('\r\n\r\n') + 4) }
+}
+
+/**
+ * One GET on a fresh connection (no keep-alive), so that `--workers` spreads requests over the
+ * workers. Resolves with the status and the backend that served it.
+ */
+export function freshGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; backend: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false, headers }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, backend: String(res.headers['x-cutover-backend']) }))
+    }).on('error', reject)
+  })
 }
