@@ -115,7 +115,7 @@ export class DiffLog {
   }
 
   #group(e: DiffEvent, field: string | null, kind: string, count: number, example: DiffEvent['differences'][number] | null): void {
-    const key = `${e.route}\0${e.method}\0${field ?? ''}\0${kind}`
+    const key = groupKey(e.route, e.method, field, kind)
     const have = this.#groups.get(key)
     if (have !== undefined) {
       have.count += count
@@ -161,6 +161,11 @@ export class DiffLog {
   }
 }
 
+/** One summary group per route, method, field and kind (in DiffLog and when merging workers). */
+function groupKey(route: string, method: string, field: string | null, kind: string): string {
+  return `${route}\0${method}\0${field ?? ''}\0${kind}`
+}
+
 function sortGroups(groups: DiffGroup[]): DiffGroup[] {
   return groups.sort((a, b) => b.count - a.count || (a.lastSeen < b.lastSeen ? 1 : -1))
 }
@@ -182,7 +187,7 @@ export function mergeSummaries(parts: readonly DiffSummary[]): DiffSummary {
     events += part.events
     droppedGroups += part.droppedGroups
     for (const g of part.groups) {
-      const key = `${g.route}\0${g.method}\0${g.field ?? ''}\0${g.kind}`
+      const key = groupKey(g.route, g.method, g.field, g.kind)
       const have = groups.get(key)
       if (have === undefined) groups.set(key, { ...g })
       else {
