@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type KafkaBroker } from '../../scripts/kafka-broker.ts'
 import type { ControlRecord } from '../../src/control/control-log.ts'
 import { until } from '../support/cli.ts'
-import { backendOf, readyz, routeOf, startReplica, stopReplicas, type Replica } from '../support/fleet.ts'
+import { backendOf, readyz, routeOf, startReplica, stopReplicas, whenReady, type Replica } from '../support/fleet.ts'
 import { admin as adminCall } from '../support/gateway.ts'
 import { readTopic, topicsFor } from '../support/kafka.ts'
 import { startOrigin, type Origin } from '../support/origin.ts'
@@ -33,7 +33,7 @@ describe('state.shared with Kafka stopped', () => {
     }
     const env = { CUTOVER_KAFKA_BROKERS: broker.brokers }
     const fleet = await Promise.all(['k1', 'k2'].map((n) => startReplica(n, shared, { legacy, cloud }, env)))
-    for (const r of fleet) await until(async () => (await readyz(r)) === 200, 60_000, `${r.name} to be ready`)
+    for (const r of fleet) await whenReady(r)
     const [k1, k2] = fleet as [Replica, Replica]
     expect((await adminCall(k1.gw, '/routes/r', { method: 'PATCH', body: { weight: 100 } })).status).toBe(200)
     await until(async () => (await routeOf(k2, 'r')).version === 2, 1000, 'k2 at version 2')

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { get, type ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
-import { backendOf, readyz, routeOf, startReplica as startOn, stopReplicas, type Replica, type RouteView } from '../support/fleet.ts'
+import { backendOf, routeOf, startReplica as startOn, stopReplicas, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor } from '../support/kafka.ts'
 import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
@@ -30,7 +30,7 @@ describe('state.shared: three replicas, one control topic', () => {
 
   beforeAll(async () => {
     replicas = await Promise.all(['r1', 'r2', 'r3'].map((n) => startReplica(n, shared)))
-    for (const r of replicas) await until(async () => (await readyz(r)) === 200, 60_000, `${r.name} to be ready`)
+    for (const r of replicas) await whenReady(r)
     // everyone starts from the config: nothing on the topic yet
     for (const r of replicas) {
       expect(r.run.output()).toContain('control topic read: 0 routes')
@@ -83,7 +83,7 @@ describe('state.shared: three replicas, one control topic', () => {
   it('a replica started later is ready only once it has the current state, and routes by it', async () => {
     await adminCall((replicas[0] as Replica).gw, '/routes/r', { method: 'PATCH', body: { weight: 100 } }).then((a) => expect(a.status).toBe(200))
     const late = await startReplica('r4', shared)
-    await until(async () => (await readyz(late)) === 200, 60_000, 'r4 to be ready')
+    await whenReady(late)
     // the first moment it says ready, it has the fleet's state, not the config's
     expect(await routeOf(late, 'r')).toMatchObject({ weight: 100, version: 4, sources: { weight: 'control-topic', mirror: 'control-topic', readSample: 'control-topic' } })
     expect(late.run.output()).toContain('control topic read: 1 routes')
@@ -110,7 +110,7 @@ describe('state.shared: a guard trip on one replica', () => {
     try {
       const audit = await collect<{ action: string; route: string; replica?: string; after: { weight: number } }>(topics.audit)
       const fleet = await Promise.all(['g1', 'g2', 'g3'].map((n) => startReplica(n, shared, { legacy: good, cloud: bad })))
-      for (const r of fleet) await until(async () => (await readyz(r)) === 200, 60_000, `${r.name} to be ready`)
+      for (const r of fleet) await whenReady(r)
       const [g1, g2, g3] = fleet as [Replica, Replica, Replica]
       // traffic through replica 2 only: only its guard sees the errors
       for (let i = 0; i < 300 && (await routeOf(g2, 'g')).weight > 0; i++) await call(`${g2.dataUrl}/g/${i}`)
@@ -146,7 +146,7 @@ describe('state.shared with --workers', () => {
       routes: [{ id: 'r', methods: ['GET' as const], path: '/r', weight: 0 }],
     }
     const [plain, clustered] = await Promise.all([startReplica('c1', shared), startReplica('c2', shared, { legacy, cloud }, {}, ['--workers', '2'])])
-    for (const r of [plain as Replica, clustered as Replica]) await until(async () => (await readyz(r)) === 200, 60_000, `${r.name} to be ready`)
+    for (const r of [plain as Replica, clustered as Replica]) await whenReady(r)
     const patch = await adminCall((plain as Replica).gw, '/routes/r', { method: 'PATCH', body: { weight: 100 } })
     expect(patch.status).toBe(200)
     await until(async () => (await routeOf(clustered as Replica, 'r')).version === 2, 1000, 'the clustered replica at version 2')

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
-import { runCli, writeConfig, type CliRun } from './cli.ts'
+import { runCli, until, writeConfig, type CliRun } from './cli.ts'
 import { admin as adminCall, call, tempDir, testConfig, TOKEN } from './gateway.ts'
 import { deadPort, type Origin } from './origin.ts'
 
@@ -41,6 +41,15 @@ export async function startReplica(name: string, shared: Pick<CutoverConfigInput
 
 export async function readyz(r: Replica): Promise<number> {
   return (await adminCall(r.gw, '/readyz').catch(() => ({ status: 0 }))).status
+}
+
+/** Waits for `/readyz` 200; on timeout the error carries the replica's own log. */
+export async function whenReady(r: Replica, ms = 60_000): Promise<void> {
+  try {
+    await until(async () => (await readyz(r)) === 200, ms, `${r.name} to be ready`)
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; its output:\n${r.run.output().slice(-4000)}`)
+  }
 }
 
 export interface RouteView {
