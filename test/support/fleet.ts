@@ -3,7 +3,7 @@ import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
 import { runCli, until, writeConfig, type CliRun } from './cli.ts'
 import { admin as adminCall, call, tempDir, testConfig, TOKEN } from './gateway.ts'
-import { deadPort, type Origin } from './origin.ts'
+import type { Origin } from './origin.ts'
 
 /** Gateway processes started by the fleet tests: the test file's afterAll stops them. */
 export const started: CliRun[] = []
@@ -22,24 +22,44 @@ export interface Replica {
   readonly dataUrl: string
 }
 
-/** One gateway process on the shared config: only ports and local folders differ. */
+/**
+ * One gateway process on the shared config: only local folders differ. It listens on ports the
+ * kernel picks (port 0) and the test reads them from its log: a port found free beforehand can be
+ * taken by another test before the process gets to it.
+ */
 export async function startReplica(name: string, shared: Pick<CutoverConfigInput, 'kafka' | 'routes'>, backends: { legacy: Origin; cloud: Origin }, env: NodeJS.ProcessEnv = {}, args: readonly string[] = []): Promise<Replica> {
-  const port = await deadPort()
-  const adminPort = await deadPort()
   const dir = tempDir()
   const cfg = testConfig(backends.legacy.url, backends.cloud.url, {
-    listen: { host: '127.0.0.1', port },
-    admin: { host: '127.0.0.1', port: adminPort, token: TOKEN },
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0, token: TOKEN },
     state: { file: join(dir, 'state.json'), shared: true },
     spool: { dir: join(dir, 'spool') },
     ...shared,
   })
   const run = runCli(['start', '--config', writeConfig(cfg), ...args], { CUTOVER_REPLICA_ID: name, ...env })
   started.push(run)
-  return { name, run, gw: { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway, dataUrl: `http://127.0.0.1:${port}` }
+  const logged = (pattern: RegExp): string => {
+    const url = pattern.exec(run.output())?.[1]
+    if (url === undefined) throw new Error(`${name} has not logged its address yet; its output:\n${run.output().slice(-4000)}`)
+    return url
+  }
+  return {
+    name,
+    run,
+    // one process logs both in 'cutover listening'; a cluster's primary logs the admin API, its workers the data URL
+    gw: {
+      get adminUrl() {
+        return logged(/"admin":"(http:\/\/[^"]+)"/)
+      },
+    } as Gateway,
+    get dataUrl() {
+      return logged(/"(?:data|url)":"(http:\/\/[^"]+)"/)
+    },
+  }
 }
 
 export async function readyz(r: Replica): Promise<number> {
+  if (!/"admin":"http/.test(r.run.output())) return 0
   return (await adminCall(r.gw, '/readyz').catch(() => ({ status: 0 }))).status
 }
 
