@@ -8,10 +8,13 @@ import { CutoverError } from './errors.ts'
 import { addReconcileCommand } from './reconcile/reconcile-command.ts'
 import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
+import { quietKafkaTimerWarning } from './process-warnings.ts'
 import { runPrimary, runWorker } from './cluster.ts'
 import { replay } from './publish/replay.ts'
 import { runReport } from './readiness/report-command.ts'
 import { parseReplayTime } from './publish/replay-window.ts'
+
+quietKafkaTimerWarning()
 
 function workerCount(value: string): number {
   const n = Number(value)
