@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
 import { CutoverError } from '../errors.ts'
 import { AUDIT_SCHEMA } from '../publish/events.ts'
+import { ensureTopics, topicOffsets } from '../publish/topic-setup.ts'
 import type { AuditLog, AuditRecord } from './audit.ts'
 import { copyState, type RouteState, type RouteStatePatch } from './route-state.ts'
 
@@ -179,14 +180,11 @@ export class ControlLog {
   async #connectAndRead(): Promise<number> {
     await this.#admin.connect()
     // created here with the right policy: auto-created topics would get `delete` and lose routes
-    await this.#admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: this.#topic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-        { topic: this.#requestsTopic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'retention.ms', value: String(60 * 60 * 1000) }] },
-        { topic: this.#auditTopic, numPartitions: 1, replicationFactor: -1 },
-      ],
-    })
+    await ensureTopics(this.#admin, [
+      { topic: this.#topic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      { topic: this.#requestsTopic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'retention.ms', value: String(60 * 60 * 1000) }] },
+      { topic: this.#auditTopic, numPartitions: 1, replicationFactor: -1 },
+    ])
     const end = await this.#highWatermark()
     await this.#producer.connect()
     this.#follower.on(this.#follower.events.CRASH, (e) => {
@@ -216,7 +214,7 @@ export class ControlLog {
   }
 
   async #highWatermark(): Promise<bigint> {
-    const offsets = await this.#admin.fetchTopicOffsets(this.#topic)
+    const offsets = await topicOffsets(this.#admin, this.#topic)
     return BigInt(offsets[0]?.high ?? '0')
   }
 

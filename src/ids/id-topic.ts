@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel } from 'kafkajs'
 import type { CutoverConfig } from '../config/schema.ts'
 import { ID_SCHEMA, type IdPairEvent } from '../publish/events.ts'
+import { ensureTopics, topicOffsets } from '../publish/topic-setup.ts'
 import type { IdPair } from './id-map.ts'
 
 /** How long start waits for the id topic before going on with the local file alone. */
@@ -76,12 +77,9 @@ export async function readIdTopic(
   }
   const work = (async () => {
     await admin.connect()
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-      waitForLeaders: true,
-    })
+    await ensureTopics(admin, [{ topic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }])
     const ends = new Map<number, bigint>()
-    for (const p of await admin.fetchTopicOffsets(topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high))
+    for (const p of await topicOffsets(admin, topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high))
     if (ends.size === 0 && !follow) return
     await consumer.connect()
     await consumer.subscribe({ topic, fromBeginning: true })
