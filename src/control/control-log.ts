@@ -21,6 +21,11 @@ export const CONTROL_ANSWER_MS = 5000
  * stale changes hours later).
  */
 export const REQUEST_EXPIRY_MS = 30_000
+/**
+ * A leader's transaction left open (its process stopped mid-decision) holds back every follower
+ * reading committed records until the broker aborts it: kept short.
+ */
+const LEADER_TRANSACTION_MS = 10_000
 /** Request ids remembered as done, so a new leader re-reading uncommitted requests skips them. */
 const DONE_IDS = 10_000
 
@@ -102,6 +107,9 @@ export class ControlLog {
   readonly #producer: Producer
   readonly #follower: Consumer
   readonly #leaderConsumer: Consumer
+  readonly #leaderGroup: string
+  /** this term's transactional producer: starting it fences every earlier leader's */
+  #fence: Producer | null = null
   readonly #followerGroup: string
   /** per route, the state as of the last control record read (what the leader starts from) */
   readonly #seen = new Map<string, RouteState>()
@@ -141,7 +149,8 @@ export class ControlLog {
     // a group of this process's own: every replica reads the whole topic
     this.#followerGroup = `${kafka.clientId}-control-${randomUUID()}`
     this.#follower = this.#kafka.consumer({ groupId: this.#followerGroup, maxWaitTimeInMs: 50 })
-    this.#leaderConsumer = this.#kafka.consumer({ groupId: `${kafka.clientId}-control-leader`, maxWaitTimeInMs: 50, sessionTimeout: 10_000, heartbeatInterval: 1000 })
+    this.#leaderGroup = `${kafka.clientId}-control-leader`
+    this.#leaderConsumer = this.#kafka.consumer({ groupId: this.#leaderGroup, maxWaitTimeInMs: 50, sessionTimeout: 10_000, heartbeatInterval: 1000 })
     audit.replica = this.replica
   }
 
@@ -293,6 +302,7 @@ export class ControlLog {
     await consumer.run({
       eachMessage: async ({ message }) => {
         if (this.#leading === null) {
+          await this.#fenceEarlierLeaders()
           // whatever earlier leaders published must be in #seen before any compare-and-set
           await withTimeout(this.#reach(await this.#highWatermark()), CONTROL_SYNC_MS, 'catching up with the control topic')
           this.#leading = new Map([...this.#seen].map(([k, v]) => [k, copyState(v)]))
@@ -300,6 +310,41 @@ export class ControlLog {
         await this.#decide(message)
       },
     })
+  }
+
+  /**
+   * Kafka gives the requests partition to one group member, but a leader cut off from the group
+   * (paused, partitioned) still believes it leads until it next talks to the coordinator. Every
+   * decision is therefore published in a transaction under one transactional id for the whole
+   * fleet: initialising it here bumps the producer epoch, so the broker refuses any later write
+   * of an earlier leader and aborts the transaction it left open.
+   */
+  async #fenceEarlierLeaders(): Promise<void> {
+    await this.#fence?.disconnect().catch(() => undefined)
+    const fence = this.#kafka.producer({ transactionalId: this.#leaderGroup, idempotent: true, maxInFlightRequests: 1, transactionTimeout: LEADER_TRANSACTION_MS, allowAutoTopicCreation: false })
+    this.#fence = fence
+    await fence.connect()
+    // an empty transaction: what initialises the producer id (and fences) without writing anything
+    await (await fence.transaction()).commit()
+  }
+
+  /** Publishes a decision and commits the request's offset with it, or nothing at all. */
+  async #publishDecision(topicMessages: { topic: string; messages: { key: string; value: string }[] }[], requestOffset: string): Promise<void> {
+    const fence = this.#fence
+    if (fence === null) throw new Error('no transactional producer for this term')
+    const tx = await fence.transaction()
+    try {
+      await tx.sendBatch({ acks: -1, topicMessages })
+      await tx.sendOffsets({ consumerGroupId: this.#leaderGroup, topics: [{ topic: this.#requestsTopic, partitions: [{ partition: 0, offset: String(BigInt(requestOffset) + 1n) }] }] })
+      await tx.commit()
+    } catch (err) {
+      await tx.abort().catch(() => undefined)
+      // a new term next time: fence again and read what the other leader published before deciding
+      this.#leading = null
+      const fenced = (err as { type?: string }).type === 'INVALID_PRODUCER_EPOCH'
+      this.#log.warn({ err, replica: this.replica, fenced }, fenced ? 'control leader: another replica took over the decisions; reading its changes before deciding again' : 'control leader: could not publish a decision; retrying')
+      throw err
+    }
   }
 
   async #decide(message: KafkaMessage): Promise<void> {
@@ -333,7 +378,7 @@ export class ControlLog {
       topicMessages.push({ topic: this.#auditTopic, messages: [{ key: req.route, value: JSON.stringify(audit) }] })
     }
     // a failed send throws: kafkajs hands the same request over again
-    await this.#producer.sendBatch({ acks: -1, topicMessages })
+    await this.#publishDecision(topicMessages, message.offset)
     leading.set(req.route, state)
     this.#remember(req.id)
   }
@@ -387,6 +432,7 @@ export class ControlLog {
     for (const w of this.#waiters.values()) w.reject(new CutoverError('CUTOVER_CONTROL_UNAVAILABLE', 'shutting down'))
     this.#waiters.clear()
     await this.#leaderConsumer.disconnect().catch(() => undefined)
+    await this.#fence?.disconnect().catch(() => undefined)
     await this.#follower.disconnect().catch(() => undefined)
     await this.#producer.disconnect().catch(() => undefined)
     await this.#admin.deleteGroups([this.#followerGroup]).catch(() => undefined)

@@ -19,6 +19,8 @@ export function topicsFor(prefix: string): { diffs: string; replay: string; cont
 
 export interface Collected<T> {
   readonly messages: { key: string; value: T }[]
+  /** per partition, the offset after the last one read (records, transaction markers, aborted writes) */
+  readonly positions: Map<number, bigint>
   stop(): Promise<void>
 }
 
@@ -55,12 +57,17 @@ async function collectOnce<T>(topic: string, brokerList: string[]): Promise<Coll
     await consumer.disconnect().catch(() => undefined)
     throw err
   }
+  const positions = new Map<number, bigint>()
+  // also emitted for batches of transaction markers only, which never reach eachMessage
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    if (e.payload.topic === topic) positions.set(e.payload.partition, BigInt(e.payload.lastOffset) + 1n)
+  })
   await consumer.run({
     eachMessage: async ({ message }) => {
       messages.push({ key: message.key?.toString() ?? '', value: JSON.parse(message.value?.toString() ?? 'null') as T })
     },
   })
-  return { messages, stop: () => consumer.disconnect() }
+  return { messages, positions, stop: () => consumer.disconnect() }
 }
 
 /** Everything on a topic now (it must exist), read once from the beginning to its current end. */
@@ -68,17 +75,18 @@ export async function readTopic<T = unknown>(topic: string, brokerList: string[]
   const kafka = new Kafka({ clientId: 'cutover-test-reader', brokers: brokerList, logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect()
-  let total = 0
+  // offsets, not a count: transaction markers and compacted-away records take offsets too
+  let ends: { partition: number; high: bigint }[]
   try {
-    for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high) - Number(p.low)
+    ends = (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, high: BigInt(p.high) })).filter((p) => p.high > 0n)
   } finally {
     await admin.disconnect()
   }
   const reader = await collect<T>(topic, brokerList)
   try {
     const deadline = Date.now() + 15_000
-    while (reader.messages.length < total) {
-      if (Date.now() > deadline) throw new Error(`read ${reader.messages.length} of ${total} messages on ${topic}`)
+    while (ends.some((e) => (reader.positions.get(e.partition) ?? 0n) < e.high)) {
+      if (Date.now() > deadline) throw new Error(`read ${reader.messages.length} messages on ${topic}, not to its end (${ends.map((e) => `partition ${e.partition}: ${reader.positions.get(e.partition) ?? 0n} of ${e.high}`).join(', ')})`)
       await new Promise((r) => setTimeout(r, 20))
     }
     return [...reader.messages]
