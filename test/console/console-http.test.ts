@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { CONSOLE_CSP } from '../../src/console/console-routes.ts'
 import type { Gateway } from '../../src/gateway.ts'
-import { admin, call, gatewayFor, testConfig, TOKEN } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { admin, call, testConfig, TOKEN } from '../support/gateway.ts'
+import type { Origin } from '../support/origin.ts'
+import { openGateway, withGateway } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -10,16 +11,10 @@ let gw: Gateway
 let open: Gateway
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
   const routes = [{ id: 'orders', methods: ['GET' as const], path: '/orders/:id', weight: 10 }]
-  gw = await gatewayFor(testConfig(legacy.url, cloud.url, { routes }))
+  ;({ legacy, cloud, gw } = await withGateway({ config: { routes } }))
   // no token: allowed because the admin API is on loopback
-  open = await gatewayFor(testConfig(legacy.url, cloud.url, { routes, admin: { host: '127.0.0.1', port: 0 } }))
-})
-afterAll(async () => {
-  await Promise.all([gw.close(), open.close()])
-  await Promise.all([legacy.close(), cloud.close()])
+  open = await openGateway(testConfig(legacy.url, cloud.url, { routes, admin: { host: '127.0.0.1', port: 0 } }))
 })
 
 type ErrorBody = { error: { code: string; message: string } }

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
 import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { openGateway, withGateway } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -10,19 +11,14 @@ let gw: Gateway
 let config: CutoverConfigInput
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
-  config = testConfig(legacy.url, cloud.url, {
-    routes: [
-      { id: 'orders', methods: ['GET'], path: '/orders/:id', weight: 0 },
-      { id: 'other', methods: ['GET'], path: '/other', weight: 0 },
-    ],
-  })
-  gw = await gatewayFor(config)
-})
-afterAll(async () => {
-  await gw.close()
-  await Promise.all([legacy.close(), cloud.close()])
+  ;({ legacy, cloud, gw, config } = await withGateway({
+    config: {
+      routes: [
+        { id: 'orders', methods: ['GET'], path: '/orders/:id', weight: 0 },
+        { id: 'other', methods: ['GET'], path: '/other', weight: 0 },
+      ],
+    },
+  }))
 })
 
 type ErrorBody = { error: { code: string; message: string; details?: string[] } }
@@ -125,7 +121,7 @@ describe('admin API', () => {
   it('keeps a changed weight across a restart (state file)', async () => {
     await admin(gw, '/routes/other', { method: 'PATCH', body: { weight: 42 } })
     await gw.close()
-    gw = await gatewayFor(config)
+    gw = await openGateway(config)
     const res = await admin(gw, '/routes/other')
     expect(res.json()).toMatchObject({ weight: 42 })
     expect((res.json() as { version: number }).version).toBeGreaterThanOrEqual(3)

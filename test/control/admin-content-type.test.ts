@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
-import { call, gatewayFor, testConfig, TOKEN } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { call, TOKEN } from '../support/gateway.ts'
+import { withGateway } from '../support/setup.ts'
 
-let legacy: Origin
-let cloud: Origin
 let gw: Gateway
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
-  gw = await gatewayFor(testConfig(legacy.url, cloud.url, { routes: [{ id: 'orders', methods: ['GET'], path: '/orders/:id', weight: 30 }] }))
-})
-afterAll(async () => {
-  await gw.close()
-  await Promise.all([legacy.close(), cloud.close()])
+  ;({ gw } = await withGateway({ config: { routes: [{ id: 'orders', methods: ['GET'], path: '/orders/:id', weight: 30 }] } }))
 })
 
 const auth = { authorization: `Bearer ${TOKEN}` }

@@ -2,23 +2,20 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.ts'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import { startGateway, type Gateway } from '../../src/gateway.ts'
 import { runCli } from '../support/cli.ts'
 import { admin, tempDir, TOKEN } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
-})
-afterAll(async () => {
-  await Promise.all([legacy.close(), cloud.close()])
+  ;({ legacy, cloud } = await withOrigins())
 })
 
 function configText(routes: CutoverConfigInput['routes'], extra: Partial<CutoverConfigInput> = {}): string {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import type { Gateway } from '../../src/gateway.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { admin, call } from '../support/gateway.ts'
+import { withGateway } from '../support/setup.ts'
 
 // The Grafana dashboard and the Prometheus rules name metrics by hand: this checks that both
 // files parse and that every cutover_* name in their queries is one a real gateway exposes.
@@ -42,28 +42,19 @@ function metricNames(exprs: string[]): Set<string> {
 }
 
 describe('deploy/grafana and deploy/prometheus', () => {
-  let legacy: Origin
-  let cloud: Origin
   let gw: Gateway
   let exposed: Set<string>
 
   beforeAll(async () => {
-    legacy = await startOrigin('legacy')
-    cloud = await startOrigin('cloud')
-    gw = await gatewayFor(
-      testConfig(legacy.url, cloud.url, {
+    ;({ gw } = await withGateway({
+      config: ({ legacy, cloud }) => ({
         backends: { legacy: { url: legacy.url, timeoutMs: 2000 }, cloud: { url: cloud.url, timeoutMs: 2000, breaker: { volumeThreshold: 10 } } },
         routes: [{ id: 'items', methods: ['GET', 'POST'], path: '/items/:id', weight: 50, mirror: 'all', guard: { maxErrorRate: 0.5 } }],
       }),
-    )
+    }))
     for (let i = 0; i < 6; i++) expect((await call(`${gw.dataUrl}/items/${i}`)).status).toBe(200)
     const text = (await admin(gw, '/metrics')).text
     exposed = new Set([...text.matchAll(/^# TYPE (cutover_[a-z0-9_]+) /gm)].map((m) => m[1] as string))
-  })
-
-  afterAll(async () => {
-    await gw?.close()
-    await Promise.all([legacy?.close(), cloud?.close()])
   })
 
   it('the dashboard is JSON with a route variable, and every panel has a query', () => {

@@ -6,6 +6,7 @@ import { testConfig } from '../support/gateway.ts'
 import { runCli, writeConfig } from '../support/cli.ts'
 import { brokers, readTopic, topicsFor } from '../support/kafka.ts'
 import { deadPort, echo, startOrigin, type Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 
 // A secondary that fails everything is down, not a pile of poison events: nothing may be
 // dead-lettered, and the next run (once it is back) must send exactly what is still pending.
@@ -16,15 +17,13 @@ const kafka = new Kafka({ clientId: 'replay-down-test', brokers: brokers(), logL
 const producer = kafka.producer()
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
+  ;({ legacy, cloud } = await withOrigins())
   const answer = echo('cloud')
   cloud.handler = (req, res, body) => (cloudDown ? req.socket.destroy() : answer(req, res, body))
   await producer.connect()
 })
 afterAll(async () => {
   await producer.disconnect()
-  await Promise.all([legacy?.close(), cloud?.close()])
 })
 
 function event(backend: string, name: string): ReplayEvent {

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import type { DiffEvent, ReplayEvent } from '../../src/publish/events.ts'
-import { call, gatewayFor, testConfig } from '../support/gateway.ts'
+import { call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor, type Collected } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 import { request } from 'undici'
 
 /**
@@ -21,38 +22,36 @@ const aborts = new Map<string, AbortController>()
 const topics = topicsFor('fault-unknown')
 
 beforeAll(async () => {
-  // legacy applies every write (it is recorded), then answers late, hangs up, or answers late to a client that leaves
-  legacy = await startOrigin('legacy', (req, res) => {
-    const mode = new URL(req.url ?? '/', 'http://x').searchParams.get('mode')
-    if (mode === 'reset') {
-      req.socket.destroy()
-      return
-    }
-    if (mode === 'abort') setImmediate(() => aborts.get(String(req.headers['x-request-id']))?.abort())
-    setTimeout(() => {
-      if (res.destroyed) return
-      res.writeHead(201, { 'content-type': 'application/json', 'content-length': 2 })
-      res.end('{}')
-    }, 1500)
-  })
-  cloud = await startOrigin('cloud')
-  const cfg = testConfig(legacy.url, cloud.url, {
-    routes: [
-      { id: 'items', methods: ['POST'], path: '/items/*', weight: 0, mirror: 'writes' },
-      { id: 'mirrored-anyway', methods: ['POST'], path: '/anyway/*', weight: 0, mirror: 'writes', mirrorFailedWrites: true },
-    ],
-    kafka: { brokers: brokers(), topics },
-  })
-  cfg.backends = { legacy: { url: legacy.url, timeoutMs: 700 }, cloud: { url: cloud.url, timeoutMs: 2000 } }
-  gw = await gatewayFor(cfg)
+  ;({ legacy, cloud, gw } = await withGateway({
+    // legacy applies every write (it is recorded), then answers late, hangs up, or answers late to a client that leaves
+    legacy: (req, res) => {
+      const mode = new URL(req.url ?? '/', 'http://x').searchParams.get('mode')
+      if (mode === 'reset') {
+        req.socket.destroy()
+        return
+      }
+      if (mode === 'abort') setImmediate(() => aborts.get(String(req.headers['x-request-id']))?.abort())
+      setTimeout(() => {
+        if (res.destroyed) return
+        res.writeHead(201, { 'content-type': 'application/json', 'content-length': 2 })
+        res.end('{}')
+      }, 1500)
+    },
+    config: ({ legacy, cloud }) => ({
+      routes: [
+        { id: 'items', methods: ['POST'], path: '/items/*', weight: 0, mirror: 'writes' },
+        { id: 'mirrored-anyway', methods: ['POST'], path: '/anyway/*', weight: 0, mirror: 'writes', mirrorFailedWrites: true },
+      ],
+      kafka: { brokers: brokers(), topics },
+      backends: { legacy: { url: legacy.url, timeoutMs: 700 }, cloud: { url: cloud.url, timeoutMs: 2000 } },
+    }),
+  }))
   replayTopic = await collect<ReplayEvent>(topics.replay)
   diffTopic = await collect<DiffEvent>(topics.diffs)
 })
 afterAll(async () => {
   await replayTopic?.stop()
   await diffTopic?.stop()
-  await gw?.close()
-  await Promise.all([legacy?.close(), cloud?.close()])
 })
 
 async function post(path: string, requestId: string, signal?: AbortSignal): Promise<number> {

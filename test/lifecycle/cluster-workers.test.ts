@@ -1,37 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin as adminCall, freshGet, TOKEN, testConfig } from '../support/gateway.ts'
-import { runCli, until, writeConfig } from '../support/cli.ts'
-import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
-import type { Gateway } from '../../src/gateway.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { admin as adminCall, freshGet, testConfig } from '../support/gateway.ts'
+import { until } from '../support/cli.ts'
+import type { Origin } from '../support/origin.ts'
+import { startCliGateway, withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
-})
-afterAll(async () => {
-  await Promise.all([legacy.close(), cloud.close()])
+  ;({ legacy, cloud } = await withOrigins())
 })
 
 describe('--workers 2', () => {
   it('serves from several processes on one port and every admin change reaches every worker', async () => {
-    const port = await deadPort()
-    const adminPort = await deadPort()
     const cfg = testConfig(legacy.url, cloud.url, {
-      listen: { host: '127.0.0.1', port },
-      admin: { host: '127.0.0.1', port: adminPort, token: TOKEN },
       routes: [
         { id: 'r', methods: ['GET'], path: '/r', weight: 0 },
         { id: 'm', methods: ['GET'], path: '/m', weight: 0, mirror: 'all' },
       ],
     })
-    const run = runCli(['start', '--config', writeConfig(cfg), '--workers', '2'])
-    const gw = { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway
+    const { run, gw, port } = await startCliGateway(cfg, { args: ['--workers', '2'] })
     try {
-      await run.waitFor('admin API listening')
-      await until(async () => (await adminCall(gw, '/readyz').catch(() => ({ status: 0 }))).status === 200, 30_000, 'both workers to listen')
       const pids = new Set([...run.output().matchAll(/"workerPid":(\d+)[^\n]*worker listening/g)].map((m) => m[1]))
       expect(pids.size).toBe(2)
 
@@ -69,10 +58,8 @@ describe('--workers 2', () => {
 
 describe('--workers 2, SIGTERM while workers are starting', () => {
   it('exits 0 without workers that outlive the drain', async () => {
-    const port = await deadPort()
-    const adminPort = await deadPort()
-    const cfg = testConfig(legacy.url, cloud.url, { listen: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: adminPort, token: TOKEN } })
-    const run = runCli(['start', '--config', writeConfig(cfg), '--workers', '2'])
+    // not waiting for /readyz: the SIGTERM comes while the workers start
+    const { run } = await startCliGateway(testConfig(legacy.url, cloud.url), { args: ['--workers', '2'], readyMs: 0 })
     await run.waitFor('admin API listening')
     run.child.kill('SIGTERM')
     const code = await Promise.race([run.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 20_000))])

@@ -1,11 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { validateConfig } from '../../src/config/validate.ts'
 import { SHUTDOWN_MARGIN_MS, startGateway } from '../../src/gateway.ts'
 import { call, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 import { inBatches } from '../support/faults.ts'
 
 const DRAIN_MS = 1000
@@ -13,12 +14,8 @@ let legacy: Origin
 let cloud: Origin
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
   // cloud takes every mirrored write and never answers (its timeout is far past the drain time)
-  cloud = await startOrigin('cloud', () => undefined)
-})
-afterAll(async () => {
-  await Promise.all([legacy.close(), cloud.close()])
+  ;({ legacy, cloud } = await withOrigins({ cloud: () => undefined }))
 })
 
 /** Every replay event in a spool folder tree (newline-delimited JSON segments). */

@@ -1,8 +1,9 @@
 import { connect } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { call, TOKEN, testConfig } from '../support/gateway.ts'
-import { runCli, until, writeConfig } from '../support/cli.ts'
-import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { call, testConfig } from '../support/gateway.ts'
+import { until } from '../support/cli.ts'
+import type { Origin } from '../support/origin.ts'
+import { openOrigin, startCliGateway } from '../support/setup.ts'
 
 let slow: Origin
 let release: (() => void) | null = null
@@ -11,26 +12,18 @@ let gate: Promise<void>
 beforeAll(async () => {
   gate = new Promise<void>((r) => (release = r))
   // holds every answer until the test releases it
-  slow = await startOrigin('slow', (_req, res) => {
+  slow = await openOrigin('slow', (_req, res) => {
     void gate.then(() => {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 4 })
       res.end('done')
     })
   })
 })
-afterAll(async () => {
-  await slow.close()
-})
 
 describe('SIGTERM', () => {
   it('turns /readyz false, completes in-flight requests, then exits 0', async () => {
-    const port = await deadPort()
-    const adminPort = await deadPort()
-    const cfg = testConfig(slow.url, slow.url, { listen: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: adminPort, token: TOKEN } })
-    const run = runCli(['start', '--config', writeConfig(cfg)])
-    await run.waitFor('cutover listening')
-    const base = `http://127.0.0.1:${port}`
-    const adminBase = `http://127.0.0.1:${adminPort}`
+    const { run, port, dataUrl: base, gw } = await startCliGateway(testConfig(slow.url, slow.url))
+    const adminBase = gw.adminUrl
 
     const inflight = Array.from({ length: 5 }, (_, i) => call(`${base}/work/${i}`))
     await until(() => slow.requests.length === 5, 10_000, 'the origin to hold 5 requests')

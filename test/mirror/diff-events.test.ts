@@ -2,13 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import type { DiffEvent } from '../../src/publish/events.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
+import { admin, call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor, type Collected } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 import { NOISE_MIN_PAIRS } from '../../src/compare/noise-learner.ts'
 
-let legacy: Origin
-let cloud: Origin
 let gw: Gateway
 let diffs: Collected<DiffEvent>
 const topics = topicsFor('diff-events')
@@ -32,10 +30,10 @@ beforeAll(async () => {
     res.writeHead(200, headers)
     res.end(text)
   }
-  legacy = await startOrigin('legacy', answer('legacy'))
-  cloud = await startOrigin('cloud', answer('cloud'))
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ gw } = await withGateway({
+    legacy: answer('legacy'),
+    cloud: answer('cloud'),
+    config: {
       routes: [
         // shadow: legacy serves, every read mirrored; timestamps inside items are ignored by rule
         { id: 'orders', methods: ['GET'], path: '/orders/:id', weight: 0, mirror: 'all', readSample: 1, compare: { ignore: ['body.items[*].updatedAt'], headers: ['etag'] }, redact: ['body.authToken'] },
@@ -44,14 +42,12 @@ beforeAll(async () => {
         { id: 'no-learning', methods: ['GET'], path: '/plain/:id', weight: 0, mirror: 'all', compare: { ignore: ['body.items[*].updatedAt', 'headers.etag', 'body.authToken'], learnNoise: false } },
       ],
       kafka: { brokers: brokers(), topics },
-    }),
-  )
+    },
+  }))
   diffs = await collect<DiffEvent>(topics.diffs)
 })
 afterAll(async () => {
   await diffs?.stop()
-  await gw?.close()
-  await Promise.all([legacy?.close(), cloud?.close()])
 })
 
 const forRequest = (requestId: string) => diffs.messages.filter((m) => m.value.requestId === requestId)

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DiffGroup, DiffSummary } from '../../src/compare/diff-log.ts'
 import type { Gateway } from '../../src/gateway.ts'
 import type { DiffEvent } from '../../src/publish/events.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
+import { admin, call, testConfig } from '../support/gateway.ts'
 import { brokers, collect, topicsFor, type Collected } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 
 /**
  * What an event says about differences, against real origins and the real broker: every
@@ -46,10 +47,10 @@ function answer(side: 'legacy' | 'cloud') {
 }
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy', answer('legacy'))
-  cloud = await startOrigin('cloud', answer('cloud'))
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ legacy, cloud, gw } = await withGateway({
+    legacy: answer('legacy'),
+    cloud: answer('cloud'),
+    config: {
       routes: [
         { id: 'prices', methods: ['GET'], path: '/prices', mirror: 'all', compare: { learnNoise: false } },
         { id: 'wide', methods: ['GET'], path: '/wide', mirror: 'all', compare: { learnNoise: false, maxExamples: 10 } },
@@ -69,14 +70,12 @@ beforeAll(async () => {
         },
       ],
       kafka: { brokers: brokers(), topics },
-    }),
-  )
+    },
+  }))
   diffs = await collect<DiffEvent>(topics.diffs)
 })
 afterAll(async () => {
   await diffs?.stop()
-  await gw?.close()
-  await Promise.all([legacy?.close(), cloud?.close()])
 })
 
 async function eventOf(path: string, init: Parameters<typeof call>[1] = {}): Promise<DiffEvent> {

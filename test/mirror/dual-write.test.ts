@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
-import { call, gatewayFor, testConfig } from '../support/gateway.ts'
+import { call } from '../support/gateway.ts'
 import { until } from '../support/cli.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -10,20 +11,20 @@ let gw: Gateway
 let cloudDelayMs = 0
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy', (_req, res, body) => {
-    const text = JSON.stringify({ id: 'L-1', echo: body.toString() })
-    res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
-    res.end(text)
-  })
-  cloud = await startOrigin('cloud', (req, res, body) => {
-    setTimeout(() => {
-      const text = JSON.stringify({ id: req.headers['x-cutover-entity-id'] ?? 'C-?', echo: body.toString() })
+  ;({ legacy, cloud, gw } = await withGateway({
+    legacy: (_req, res, body) => {
+      const text = JSON.stringify({ id: 'L-1', echo: body.toString() })
       res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
       res.end(text)
-    }, cloudDelayMs)
-  })
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+    },
+    cloud: (req, res, body) => {
+      setTimeout(() => {
+        const text = JSON.stringify({ id: req.headers['x-cutover-entity-id'] ?? 'C-?', echo: body.toString() })
+        res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+        res.end(text)
+      }, cloudDelayMs)
+    },
+    config: ({ legacy, cloud }) => ({
       backends: { legacy: { url: legacy.url, timeoutMs: 5000 }, cloud: { url: cloud.url, timeoutMs: 5000 } },
       routes: [
         { id: 'orders-write', methods: ['POST', 'PUT'], path: '/orders/*', weight: 0, mirror: 'writes', propagate: [{ from: 'body.id', to: 'header.x-cutover-entity-id' }] },
@@ -32,11 +33,7 @@ beforeAll(async () => {
       ],
       limits: { bodyBytes: 1_048_576, mirrorBodyBytes: 1024, compareBodyBytes: 65536, mirrorInFlight: 64 },
     }),
-  )
-})
-afterAll(async () => {
-  await gw.close()
-  await Promise.all([legacy.close(), cloud.close()])
+  }))
 })
 
 describe('dual-write', () => {

@@ -1,33 +1,31 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
-import { call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { call } from '../support/gateway.ts'
+import { withGateway } from '../support/setup.ts'
 
 /** What a journalled write's client sees: its answer only once the write is on disk, unchanged. */
-let legacy: Origin
-let cloud: Origin
 let gw: Gateway
 let spool: string
 const BIG = 'x'.repeat(200_000)
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy', (req, res) => {
-    const text = req.url?.includes('big') ? JSON.stringify({ big: BIG }) : '{"ok":true}'
-    res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
-    res.end(text)
+  const setup = await withGateway({
+    legacy: (req, res) => {
+      const text = req.url?.includes('big') ? JSON.stringify({ big: BIG }) : '{"ok":true}'
+      res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+      res.end(text)
+    },
+    // cloud never answers in time: every job stays unfinished until its replay event is spooled
+    cloud: () => undefined,
+    config: ({ legacy, cloud }) => ({
+      routes: [{ id: 'items', methods: ['POST'], path: '/items/*', weight: 0, mirror: 'writes' }],
+      backends: { legacy: { url: legacy.url }, cloud: { url: cloud.url, timeoutMs: 300 } },
+    }),
   })
-  // cloud never answers in time: every job stays unfinished until its replay event is spooled
-  cloud = await startOrigin('cloud', () => undefined)
-  const cfg = testConfig(legacy.url, cloud.url, { routes: [{ id: 'items', methods: ['POST'], path: '/items/*', weight: 0, mirror: 'writes' }] })
-  cfg.backends = { legacy: { url: legacy.url }, cloud: { url: cloud.url, timeoutMs: 300 } }
-  spool = (cfg.spool as { dir: string }).dir
-  gw = await gatewayFor(cfg)
-})
-afterAll(async () => {
-  await gw?.close()
-  await Promise.all([legacy?.close(), cloud?.close()])
+  gw = setup.gw
+  spool = (setup.config.spool as { dir: string }).dir
 })
 
 function journalText(): string {

@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_NOISE_SAMPLES, type NoiseSnapshot } from '../../src/compare/noise-learner.ts'
 import type { Gateway } from '../../src/gateway.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { admin, call } from '../support/gateway.ts'
+import { withGateway } from '../support/setup.ts'
 
 /**
  * Noise learning while writes go through the gateway: legacy holds 44 posts, cloud none, and
@@ -11,8 +11,6 @@ import { startOrigin, type Origin } from '../support/origin.ts'
  * two calls of some sample pairs, because a client created a post through the gateway in
  * between. Learning must learn the timestamp, and never the list or its count.
  */
-let legacy: Origin
-let cloud: Origin
 let gw: Gateway
 let stamp = 0
 const posts: { id: number; title: string }[] = Array.from({ length: 44 }, (_, i) => ({ id: i + 1, title: `post ${i + 1}` }))
@@ -26,35 +24,31 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy', (req, res, body) => {
-    if (req.method === 'POST') {
-      const post = { id: posts.length + 1, title: (JSON.parse(body.toString()) as { title: string }).title }
-      posts.push(post)
-      return sendJson(res, 201, post)
-    }
-    const list = () => sendJson(res, 200, { count: posts.length, items: posts, generatedAt: `2026-12-01T00:00:${String(++stamp % 60).padStart(2, '0')}Z` })
-    // every fourth read of the list, a client creates a post through the gateway before the
-    // list is answered: that read and the one after it see different lists for a real reason
-    if (writesDuringReads && legacyReads++ % 4 === 0) {
-      void call(`${gw.dataUrl}/posts`, { method: 'POST', body: JSON.stringify({ title: `new ${stamp}` }), headers: { 'content-type': 'application/json' } }).then(list)
-    } else list()
-  })
-  cloud = await startOrigin('cloud', (req, res) => {
-    if (req.method === 'POST') return sendJson(res, 201, { id: 1 })
-    sendJson(res, 200, { count: 0, items: [], generatedAt: `2026-12-01T00:00:${String(++stamp % 60).padStart(2, '0')}Z` })
-  })
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ gw } = await withGateway({
+    legacy: (req, res, body) => {
+      if (req.method === 'POST') {
+        const post = { id: posts.length + 1, title: (JSON.parse(body.toString()) as { title: string }).title }
+        posts.push(post)
+        return sendJson(res, 201, post)
+      }
+      const list = () => sendJson(res, 200, { count: posts.length, items: posts, generatedAt: `2026-12-01T00:00:${String(++stamp % 60).padStart(2, '0')}Z` })
+      // every fourth read of the list, a client creates a post through the gateway before the
+      // list is answered: that read and the one after it see different lists for a real reason
+      if (writesDuringReads && legacyReads++ % 4 === 0) {
+        void call(`${gw.dataUrl}/posts`, { method: 'POST', body: JSON.stringify({ title: `new ${stamp}` }), headers: { 'content-type': 'application/json' } }).then(list)
+      } else list()
+    },
+    cloud: (req, res) => {
+      if (req.method === 'POST') return sendJson(res, 201, { id: 1 })
+      sendJson(res, 200, { count: 0, items: [], generatedAt: `2026-12-01T00:00:${String(++stamp % 60).padStart(2, '0')}Z` })
+    },
+    config: {
       routes: [
         { id: 'posts-list', methods: ['GET'], path: '/posts', mirror: 'all' },
         { id: 'posts-create', methods: ['POST'], path: '/posts', mirror: 'off' },
       ],
-    }),
-  )
-})
-afterAll(async () => {
-  await gw?.close()
-  await Promise.all([legacy?.close(), cloud?.close()])
+    },
+  }))
 })
 
 const noise = async (): Promise<NoiseSnapshot> => (await admin(gw, '/routes/posts-list/noise')).json() as NoiseSnapshot

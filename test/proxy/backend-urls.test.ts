@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import { BackendUrls } from '../../src/proxy/backend-urls.ts'
-import { call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin, type OriginHandler } from '../support/origin.ts'
+import { call } from '../support/gateway.ts'
+import type { Origin, OriginHandler } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -27,21 +28,17 @@ function urlsFromHost(name: string): OriginHandler {
 }
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy', urlsFromHost('legacy'))
-  cloud = await startOrigin('cloud', urlsFromHost('cloud'))
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ legacy, cloud, gw } = await withGateway({
+    legacy: urlsFromHost('legacy'),
+    cloud: urlsFromHost('cloud'),
+    config: {
       routes: [
         { id: 'comments', path: '/comments', weight: 0, mirror: 'off' },
         { id: 'cached', methods: ['GET'], path: '/cached', weight: 100, mirror: 'off', cache: { ttlMs: 60_000 } },
         { id: 'kept-host', path: '/kept', weight: 100, mirror: 'off', preserveHost: true },
       ],
-    }),
-  )
-})
-afterAll(async () => {
-  await gw.close()
-  await Promise.all([legacy.close(), cloud.close()])
+    },
+  }))
 })
 
 describe('backend addresses in answers', () => {

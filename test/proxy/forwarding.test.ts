@@ -1,30 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { connect } from 'node:net'
 import type { Gateway } from '../../src/gateway.ts'
 import { call, gatewayFor, rawHttp, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
 let gw: Gateway
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ legacy, cloud, gw } = await withGateway({
+    config: {
       routes: [
         { id: 'read', methods: ['GET', 'HEAD'], path: '/api/orders/:id', weight: 100, rewrite: { cloud: '/v2/orders/:id' } },
         { id: 'write', methods: ['POST', 'PUT', 'DELETE'], path: '/api/orders/*', weight: 0 },
         { id: 'tenant', methods: ['GET'], path: '/t', weight: 100, match: { headers: { 'x-tenant': 'acme' } } },
       ],
       fallback: 'legacy',
-    }),
-  )
-})
-afterAll(async () => {
-  await gw.close()
-  await Promise.all([legacy.close(), cloud.close()])
+    },
+  }))
 })
 
 const last = (o: Origin) => o.requests[o.requests.length - 1]!

@@ -1,39 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import { until } from '../support/cli.ts'
-import { call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { call } from '../support/gateway.ts'
+import { withGateway } from '../support/setup.ts'
 
 /**
  * Cloud is the primary of one route and the secondary of another, with one connection for client
  * traffic: a mirrored call that cloud answers slowly must not hold the connection its primary
  * requests need.
  */
-let legacy: Origin
-let cloud: Origin
 let gw: Gateway
 let releaseSlow: (() => void) | null = null
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud', (req, res) => {
-    const answer = (): void => {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end('{"ok":true}')
-    }
-    // the mirrored write waits until the test lets it go
-    if (req.url === '/slow') releaseSlow = answer
-    else answer()
-  })
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ gw } = await withGateway({
+    cloud: (req, res) => {
+      const answer = (): void => {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end('{"ok":true}')
+      }
+      // the mirrored write waits until the test lets it go
+      if (req.url === '/slow') releaseSlow = answer
+      else answer()
+    },
+    config: ({ legacy, cloud }) => ({
       backends: { legacy: { url: legacy.url, timeoutMs: 10_000 }, cloud: { url: cloud.url, timeoutMs: 10_000, connections: 1, mirrorConnections: 1 } },
       routes: [
         { id: 'served-by-cloud', methods: ['GET'], path: '/fast', weight: 100, mirror: 'off' },
         { id: 'mirrored-to-cloud', methods: ['POST'], path: '/slow', weight: 0, mirror: 'writes' },
       ],
     }),
-  )
+  }))
 })
 function release(): void {
   const answer = releaseSlow
@@ -43,8 +40,6 @@ function release(): void {
 
 afterAll(async () => {
   release()
-  await gw?.close()
-  await Promise.all([legacy?.close(), cloud?.close()])
 })
 
 describe('mirrored calls have connections of their own', () => {

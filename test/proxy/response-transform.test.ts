@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { admin, call } from '../support/gateway.ts'
+import type { Origin } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -20,24 +21,6 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 beforeAll(async () => {
-  // legacy: the contract clients use — a bare array, x-total, 200 on create
-  legacy = await startOrigin('legacy', (req, res) => {
-    if (req.method === 'POST') return json(res, 200, { id: 3 })
-    if (req.url === '/notes') {
-      res.writeHead(200, { 'content-type': 'text/plain' })
-      return res.end('{"data":"not json for us"}')
-    }
-    json(res, 200, POSTS, { 'x-total': '2' })
-  })
-  // cloud: its new contract — an envelope, snake_case, x-count, 201 on create
-  cloud = await startOrigin('cloud', (req, res) => {
-    if (req.method === 'POST') return json(res, 201, { data: { id: 3 } })
-    if (req.url === '/v2/notes') {
-      res.writeHead(200, { 'content-type': 'text/plain' })
-      return res.end('{"data":"not json for us"}')
-    }
-    json(res, 200, { data: POSTS.map((p) => ({ id: p.id, user_id: p.userId, title: p.title })), total: 2 }, { 'x-count': '2' })
-  })
   const toLegacyContract = {
     response: {
       status: { '201': 200 },
@@ -45,8 +28,26 @@ beforeAll(async () => {
       body: [{ unwrap: 'data' }, { rename: '[*].user_id', to: 'userId' }],
     },
   }
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ legacy, cloud, gw } = await withGateway({
+    // legacy: the contract clients use — a bare array, x-total, 200 on create
+    legacy: (req, res) => {
+      if (req.method === 'POST') return json(res, 200, { id: 3 })
+      if (req.url === '/notes') {
+        res.writeHead(200, { 'content-type': 'text/plain' })
+        return res.end('{"data":"not json for us"}')
+      }
+      json(res, 200, POSTS, { 'x-total': '2' })
+    },
+    // cloud: its new contract — an envelope, snake_case, x-count, 201 on create
+    cloud: (req, res) => {
+      if (req.method === 'POST') return json(res, 201, { data: { id: 3 } })
+      if (req.url === '/v2/notes') {
+        res.writeHead(200, { 'content-type': 'text/plain' })
+        return res.end('{"data":"not json for us"}')
+      }
+      json(res, 200, { data: POSTS.map((p) => ({ id: p.id, user_id: p.userId, title: p.title })), total: 2 }, { 'x-count': '2' })
+    },
+    config: {
       routes: [
         { id: 'posts', methods: ['GET'], path: '/posts', rewrite: { cloud: '/v2/posts' }, weight: 100, mirror: 'all', compare: { headers: ['x-total'], learnNoise: false }, transform: { cloud: toLegacyContract } },
         { id: 'create', methods: ['POST'], path: '/posts/new', rewrite: { cloud: '/v2/posts/new' }, weight: 100, mirror: 'off', transform: { cloud: { response: { status: { '201': 200 }, body: [{ unwrap: 'data' }] } } } },
@@ -60,12 +61,8 @@ beforeAll(async () => {
         },
         { id: 'notes', methods: ['GET'], path: '/notes', rewrite: { cloud: '/v2/notes' }, weight: 100, mirror: 'off', transform: { cloud: { response: { body: [{ unwrap: 'data' }] } } } },
       ],
-    }),
-  )
-})
-afterAll(async () => {
-  await gw.close()
-  await Promise.all([legacy.close(), cloud.close()])
+    },
+  }))
 })
 
 async function mirrorCount(outcome: string): Promise<number> {

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { admin, call } from '../support/gateway.ts'
+import { withGateway } from '../support/setup.ts'
 
-let legacy: Origin
-let cloud: Origin
 let gw: Gateway
 
 const sticky = { header: 'x-user-id' }
@@ -12,22 +10,16 @@ const USERS = Array.from({ length: 80 }, (_, i) => `user-${i}`)
 const PATHS = { posts: '/posts', 'post-read': '/posts/7', comments: '/comments/3', isolated: '/isolated' } as const
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ gw } = await withGateway({
+    config: {
       routes: [
         { id: 'posts', methods: ['GET', 'POST'], path: '/posts', weight: 50, sticky, mirror: 'off' },
         { id: 'post-read', methods: ['GET'], path: '/posts/:id', weight: 50, sticky, mirror: 'off' },
         { id: 'comments', methods: ['GET'], path: '/comments/:id', weight: 50, sticky, mirror: 'off' },
         { id: 'isolated', methods: ['GET'], path: '/isolated', weight: 50, sticky, stickyGroup: 'isolated', mirror: 'off' },
       ],
-    }),
-  )
-})
-afterAll(async () => {
-  await gw.close()
-  await Promise.all([legacy.close(), cloud.close()])
+    },
+  }))
 })
 
 /** Which side served each user on one route. */

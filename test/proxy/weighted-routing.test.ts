@@ -1,28 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { admin, call } from '../support/gateway.ts'
+import type { Origin } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
 let gw: Gateway
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ legacy, cloud, gw } = await withGateway({
+    config: {
       routes: [
         { id: 'sticky', methods: ['GET'], path: '/s/:id', weight: 30, sticky: { header: 'x-user-id' } },
         { id: 'random', methods: ['GET'], path: '/r', weight: 0 },
         { id: 'by-cookie', methods: ['GET'], path: '/c', weight: 50, sticky: { cookie: 'sid' } },
       ],
-    }),
-  )
-})
-afterAll(async () => {
-  await gw.close()
-  await Promise.all([legacy.close(), cloud.close()])
+    },
+  }))
 })
 
 async function sideOf(path: string, headers: Record<string, string> = {}): Promise<string> {

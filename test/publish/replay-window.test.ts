@@ -6,7 +6,8 @@ import { inWindow, parseReplayTime, windowProblem } from '../../src/publish/repl
 import { testConfig } from '../support/gateway.ts'
 import { runCli, writeConfig } from '../support/cli.ts'
 import { brokers, topicsFor } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 
 describe('parseReplayTime', () => {
   const now = Date.parse('2026-11-26T12:00:00Z')
@@ -44,13 +45,11 @@ const kafka = new Kafka({ clientId: 'replay-window-test', brokers: brokers(), lo
 const producer = kafka.producer()
 
 beforeAll(async () => {
-  cloud = await startOrigin('cloud')
-  legacy = await startOrigin('legacy')
+  ;({ legacy, cloud } = await withOrigins())
   await producer.connect()
 })
 afterAll(async () => {
   await producer.disconnect()
-  await Promise.all([cloud?.close(), legacy?.close()])
 })
 
 /** A config file on fresh topics and consumer groups, with routes a and b. */

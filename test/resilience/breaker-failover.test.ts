@@ -1,33 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/gateway.ts'
 import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
 import { startOrigin, type Origin } from '../support/origin.ts'
+import { openOrigin, withGateway } from '../support/setup.ts'
 
 const breaker = { errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeoutMs: 300 }
 
 describe('circuit breakers', () => {
-  let legacy: Origin
   let cloud: Origin
   let gw: Gateway
   let cloudPort: number
 
   beforeAll(async () => {
-    legacy = await startOrigin('legacy')
-    cloud = await startOrigin('cloud')
-    cloudPort = cloud.port
-    gw = await gatewayFor(
-      testConfig(legacy.url, cloud.url, {
+    ;({ cloud, gw } = await withGateway({
+      config: ({ legacy, cloud }) => ({
         backends: { legacy: { url: legacy.url, timeoutMs: 2000 }, cloud: { url: cloud.url, timeoutMs: 2000, breaker } },
         routes: [
           { id: 'reads', methods: ['GET'], path: '/r/:id', weight: 50, mirror: 'off' },
           { id: 'writes', methods: ['POST'], path: '/w', weight: 100, mirror: 'off' },
         ],
       }),
-    )
-  })
-  afterAll(async () => {
-    await gw.close()
-    await Promise.all([legacy.close(), cloud.close()])
+    }))
+    cloudPort = cloud.port
   })
 
   const breakerState = async (): Promise<string> => ((await admin(gw, '/routes/reads')).json() as { breakers: Record<string, string> }).breakers.cloud ?? 'none'
@@ -58,7 +52,7 @@ describe('circuit breakers', () => {
     expect(write.status).toBe(200)
     expect(write.headers['x-cutover-backend']).toBe('legacy')
 
-    cloud = await startOrigin('cloud', undefined, cloudPort)
+    cloud = await openOrigin('cloud', undefined, cloudPort)
     // after resetTimeout one probe goes to cloud; its success closes the breaker
     await expect
       .poll(async () => {

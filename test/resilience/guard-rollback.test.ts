@@ -2,38 +2,34 @@ import type { ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditRecord } from '../../src/control/audit.ts'
 import type { Gateway } from '../../src/gateway.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
+import { admin, call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor, type Collected } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { withGateway } from '../support/setup.ts'
 
 function ok(res: ServerResponse, status = 200): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': 2 })
   res.end('{}')
 }
 
-let legacy: Origin
-let cloud: Origin
 let gw: Gateway
 let audit: Collected<AuditRecord & { schema: string }>
 const topics = topicsFor('guard')
 let cloudCalls = 0
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy', (_req, res) => ok(res))
-  // every tenth answer is a 500: a 10 % error rate
-  cloud = await startOrigin('cloud', (_req, res) => ok(res, ++cloudCalls % 10 === 0 ? 500 : 200))
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ gw } = await withGateway({
+    legacy: (_req, res) => ok(res),
+    // every tenth answer is a 500: a 10 % error rate
+    cloud: (_req, res) => ok(res, ++cloudCalls % 10 === 0 ? 500 : 200),
+    config: {
       routes: [{ id: 'orders', methods: ['GET'], path: '/o/:id', weight: 50, mirror: 'off', guard: { maxErrorRate: 0.02, windowMs: 10_000, minRequests: 50 } }],
       kafka: { brokers: brokers(), topics },
-    }),
-  )
+    },
+  }))
   audit = await collect(topics.audit)
 })
 afterAll(async () => {
   await audit?.stop()
-  await gw?.close()
-  await Promise.all([legacy?.close(), cloud?.close()])
 })
 
 describe('guard', () => {

@@ -1,20 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditRecord } from '../../src/control/audit.ts'
 import type { Gateway } from '../../src/gateway.ts'
-import { admin, call, gatewayFor, testConfig } from '../support/gateway.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import { admin, call } from '../support/gateway.ts'
+import { withGateway } from '../support/setup.ts'
 
-let legacy: Origin
-let cloud: Origin
 let gw: Gateway
 let traffic = true
 let loops: Promise<void>[] = []
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
-  gw = await gatewayFor(
-    testConfig(legacy.url, cloud.url, {
+  ;({ gw } = await withGateway({
+    config: {
       routes: [
         {
           id: 'ramped',
@@ -26,8 +22,8 @@ beforeAll(async () => {
           ramp: { steps: [1, 5, 25, 50, 100], intervalMs: 400 },
         },
       ],
-    }),
-  )
+    },
+  }))
   // steady traffic, so the guard has cloud requests to judge at every step
   loops = Array.from({ length: 8 }, async () => {
     let i = 0
@@ -37,8 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   traffic = false
   await Promise.all(loops)
-  await gw?.close()
-  await Promise.all([legacy?.close(), cloud?.close()])
 })
 
 type RampView = { weight: number; ramp: { paused: boolean; done: boolean; pausedReason?: string } }
