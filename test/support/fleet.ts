@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
-import { runCli, until, writeConfig, type CliRun } from './cli.ts'
+import { runCli, writeConfig, type CliRun } from './cli.ts'
+import { ADMIN_URL, DATA_URL, loggedUrl, whenCliReady, whenLogged } from './setup.ts'
 import { admin as adminCall, call, tempDir, testConfig, TOKEN } from './gateway.ts'
 import type { Origin } from './origin.ts'
 
@@ -38,38 +39,29 @@ export async function startReplica(name: string, shared: Pick<CutoverConfigInput
   })
   const run = runCli(['start', '--config', writeConfig(cfg), ...args], { CUTOVER_REPLICA_ID: name, ...env })
   started.push(run)
-  const logged = (pattern: RegExp): string => {
-    const url = pattern.exec(run.output())?.[1]
-    if (url === undefined) throw new Error(`${name} has not logged its address yet; its output:\n${run.output().slice(-4000)}`)
-    return url
-  }
   return {
     name,
     run,
-    // one process logs both in 'cutover listening'; a cluster's primary logs the admin API, its workers the data URL
     gw: {
       get adminUrl() {
-        return logged(/"admin":"(http:\/\/[^"]+)"/)
+        return loggedUrl(run, ADMIN_URL)
       },
     } as Gateway,
     get dataUrl() {
-      return logged(/"(?:data|url)":"(http:\/\/[^"]+)"/)
+      return loggedUrl(run, DATA_URL)
     },
   }
 }
 
 export async function readyz(r: Replica): Promise<number> {
-  if (!/"admin":"http/.test(r.run.output())) return 0
+  if (!ADMIN_URL.test(r.run.output())) return 0
   return (await adminCall(r.gw, '/readyz').catch(() => ({ status: 0 }))).status
 }
 
-/** Waits for `/readyz` 200; on timeout the error carries the replica's own log. */
+/** Waits for `/readyz` 200; when the process exits first or the deadline passes, the error carries its own log. */
 export async function whenReady(r: Replica, ms = 60_000): Promise<void> {
-  try {
-    await until(async () => (await readyz(r)) === 200, ms, `${r.name} to be ready`)
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; its output:\n${r.run.output().slice(-4000)}`)
-  }
+  await whenLogged(r.run, ADMIN_URL, ms, `${r.name}'s admin address`)
+  await whenCliReady(r.run, r.gw, ms, `${r.name} to be ready`)
 }
 
 export interface RouteView {

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
 import { runCli, until, writeConfig, type CliRun } from './cli.ts'
@@ -73,21 +71,6 @@ export async function withGateway(options: GatewayOptions = {}): Promise<Gateway
   return { ...origins, gw, config, close }
 }
 
-/** `n` distinct free ports: all are bound at once, then released, so none is handed out twice. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: Server[] = []
-  try {
-    for (let i = 0; i < n; i++) {
-      const server = createServer()
-      servers.push(server)
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-    }
-    return servers.map((s) => (s.address() as AddressInfo).port)
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
-  }
-}
-
 export interface CliGateway {
   readonly run: CliRun
   /** the admin address only, for admin() from test/support/gateway.ts */
@@ -108,17 +91,67 @@ export interface CliOptions {
 }
 
 /**
- * `cutover start` as its own process, on `config` with the data and admin listeners moved to free
- * ports; resolves once /readyz answers 200. SIGTERMed (SIGKILLed if it outstays 20 s) by the teardown.
+ * `cutover start` as its own process, on `config` with the data and admin listeners on ports the
+ * kernel picks (port 0), read back from its log: a port found free beforehand can be taken by
+ * another test before the process gets to it. Resolves once /readyz answers 200 (with `readyMs: 0`
+ * at once: then the addresses are there once it has logged them). SIGTERMed (SIGKILLed if it
+ * outstays 20 s) by the teardown.
  */
 export async function startCliGateway(config: CutoverConfigInput, options: CliOptions = {}): Promise<CliGateway> {
-  const [port, adminPort] = (await freePorts(2)) as [number, number]
-  const file = writeConfig({ ...config, listen: { ...config.listen, host: '127.0.0.1', port }, admin: { ...config.admin, host: '127.0.0.1', port: adminPort } })
+  const file = writeConfig({ ...config, listen: { ...config.listen, host: '127.0.0.1', port: 0 }, admin: { ...config.admin, host: '127.0.0.1', port: 0 } })
   const run = runCli(['start', '--config', file, ...(options.args ?? [])], options.env)
   closeLater(() => stopCli(run))
-  const started: CliGateway = { run, gw: { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway, dataUrl: `http://127.0.0.1:${port}`, port, file }
-  if (options.readyMs !== 0) await whenCliReady(run, started.gw, options.readyMs ?? 60_000, 'the gateway to be ready')
+  const started: CliGateway = {
+    run,
+    gw: {
+      get adminUrl() {
+        return loggedUrl(run, ADMIN_URL)
+      },
+    } as Gateway,
+    get dataUrl() {
+      return loggedUrl(run, DATA_URL)
+    },
+    get port() {
+      return Number(new URL(loggedUrl(run, DATA_URL)).port)
+    },
+    file,
+  }
+  const ms = options.readyMs ?? 60_000
+  if (ms === 0) return started
+  await whenLogged(run, ADMIN_URL, ms, 'its admin address')
+  await whenCliReady(run, started.gw, ms, 'the gateway to be ready')
+  // a cluster's workers log their address before the primary counts them as listening
+  await whenLogged(run, DATA_URL, 5000, 'its data address')
   return started
+}
+
+/** One process logs both in `cutover listening`; a cluster's primary the admin API, its workers the data URL. */
+export const ADMIN_URL = /"admin":"(http:\/\/[^"]+)"/
+export const DATA_URL = /"(?:data|url)":"(http:\/\/[^"]+)"/
+
+/** The address `run` logged (ADMIN_URL or DATA_URL); throws with its output if it has not yet. */
+export function loggedUrl(run: CliRun, pattern: RegExp): string {
+  const url = pattern.exec(run.output())?.[1]
+  if (url === undefined) throw new Error(`the process has not logged its address (${String(pattern)}) yet; its output:\n${run.output().slice(-4000)}`)
+  return url
+}
+
+/** Waits until `run` has logged an address matching `pattern`. */
+export async function whenLogged(run: CliRun, pattern: RegExp, ms: number, what: string): Promise<void> {
+  let exitCode: number | null | undefined
+  void run.exited.then((code) => (exitCode = code))
+  try {
+    await until(
+      () => {
+        if (exitCode !== undefined) throw new Error(`exited (${String(exitCode)}) before logging ${what}`)
+        return pattern.test(run.output())
+      },
+      ms,
+      what,
+    )
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; its output:\n${run.output().slice(-4000)}`)
+  }
 }
 
 /**
