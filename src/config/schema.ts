@@ -267,7 +267,7 @@ const listenTlsSchema = z.strictObject({
   /** client certificates must be signed by one of these CAs (mutual TLS) */
   caFile: filePath.optional(),
   /** offer HTTP/2 (ALPN h2) next to HTTP/1.1 */
-  http2: z.boolean().default(false),
+  http2: z.boolean('must be true or false').default(false),
   /** how often the files are checked for a new certificate */
   reloadIntervalMs: z.int('must be a whole number of milliseconds').min(50, 'must be at least 50 ms').max(3_600_000, 'must be at most 3600000 ms (1 hour)').default(D.DEFAULT_TLS_RELOAD_INTERVAL_MS),
 })
