@@ -295,6 +295,41 @@ describe('HTTP/2 listener (http2: true)', () => {
     }
   })
 
+  it('a 4 MiB answer streams to an h2 client whole (flow control and backpressure on the stream)', async () => {
+    const session = await h2Session(gw.dataUrl, ca.cert)
+    const echo = legacy.handler
+    const big = Buffer.alloc(4 * 1024 * 1024, 'abcdefgh')
+    legacy.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      res.end(big)
+    }
+    try {
+      const res = await h2Call(session, { ':path': '/big' })
+      expect(res.status).toBe(200)
+      expect(res.body.length).toBe(big.length)
+      expect(res.body === big.toString()).toBe(true)
+    } finally {
+      legacy.handler = echo
+      session.close()
+    }
+  })
+
+  it('a malformed HTTP/1.1 request over TLS gets the gateway\'s 400 and reaches no backend', async () => {
+    const before = legacy.requests.length
+    const socket = await tlsSocket(gw.dataUrl, ca.cert)
+    const raw = await new Promise<string>((resolve, reject) => {
+      let text = ''
+      socket.setEncoding('latin1')
+      socket.on('data', (c: string) => (text += c))
+      socket.once('error', reject)
+      socket.once('close', () => resolve(text))
+      socket.write('GET /a HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n')
+    })
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /)
+    expect(raw).toContain('"code":"CUTOVER_BAD_REQUEST"')
+    expect(legacy.requests.length).toBe(before)
+  })
+
   it('HTTP/1.1 over TLS still works on the same listener, chosen by ALPN or with no ALPN at all', async () => {
     const chosen = await httpsCall(gw.dataUrl, ca.cert, { path: '/api/orders/3', alpn: ['http/1.1'] })
     expect(chosen.protocol).toBe('http/1.1')

@@ -5,7 +5,9 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testCa, type TestCa } from '../support/certificates.ts'
 import { runCli, until, writeConfig } from '../support/cli.ts'
-import { gatewayFor, tempDir, testConfig } from '../support/gateway.ts'
+import type { Gateway } from '../../src/gateway.ts'
+import { replaceFile } from '../support/certificates.ts'
+import { admin as adminCall, gatewayFor, tempDir, TOKEN, testConfig } from '../support/gateway.ts'
 import { deadPort, echo, startOrigin, type Origin } from '../support/origin.ts'
 
 let ca: TestCa
@@ -114,4 +116,45 @@ describe('cutover with listen.tls', () => {
     session.destroy()
     expect(run.output()).not.toContain('PRIVATE KEY')
   })
+
+  it('`start --workers 2`: every worker serves TLS and reloads the certificate itself', async () => {
+    const dir = tempDir('cutover-tls-files-')
+    const own = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }
+    const pair = ca.issue('2001')
+    writeFileSync(own.certFile, pair.cert)
+    writeFileSync(own.keyFile, pair.key)
+    const port = await deadPort()
+    const adminPort = await deadPort()
+    const config = writeConfig(
+      testConfig(origin.url, origin.url, { listen: { host: '127.0.0.1', port, tls: { ...own, http2: true, reloadIntervalMs: 50 } }, admin: { host: '127.0.0.1', port: adminPort, token: TOKEN } }),
+    )
+    const run = runCli(['start', '--config', config, '--workers', '2'])
+    const gw = { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway
+    try {
+      await run.waitFor('admin API listening')
+      await until(async () => (await adminCall(gw, '/readyz').catch(() => ({ status: 0 }))).status === 200, 30_000, 'both workers to listen')
+      const url = `https://127.0.0.1:${port}`
+      expect(new Set(await Promise.all(Array.from({ length: 10 }, () => servedSerial(url))))).toEqual(new Set(['2001']))
+      const rotated = ca.issue('2002')
+      replaceFile(own.keyFile, rotated.key)
+      replaceFile(own.certFile, rotated.cert)
+      // both workers reloaded: the counter adds up over them
+      await until(async () => /^cutover_tls_reloads_total\{result="ok"\} 2$/m.test((await adminCall(gw, '/metrics')).text), 10_000, 'both workers to reload')
+      expect(new Set(await Promise.all(Array.from({ length: 10 }, () => servedSerial(url))))).toEqual(new Set(['2002']))
+    } finally {
+      run.child.kill('SIGTERM')
+      await run.exited
+    }
+  })
 })
+
+/** The serial of the certificate a new connection is shown. */
+function servedSerial(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(url).port), ca: ca.cert }, () => {
+      resolve(socket.getPeerCertificate().serialNumber)
+      socket.destroy()
+    })
+    socket.once('error', reject)
+  })
+}
