@@ -295,6 +295,27 @@ describe('HTTP/2 listener (http2: true)', () => {
     }
   })
 
+  it('an h2 request whose Host differs from its :authority gets the gateway\'s 400, a CONNECT 405; neither reaches a backend', async () => {
+    const session = await h2Session(gw.dataUrl, ca.cert)
+    try {
+      const before = legacy.requests.length + ws.hosts.length
+      const twoTargets = await h2Call(session, { ':path': '/api/orders/1', ':authority': 'a.example', host: 'b.example' })
+      expect(twoTargets.status).toBe(400)
+      expect(JSON.parse(twoTargets.body)).toMatchObject({ error: { code: 'CUTOVER_BAD_REQUEST' } })
+      // a Host header alone (no :authority) is the request's authority, as in HTTP/1.1
+      const hostOnly = await h2Call(session, { ':path': '/api/orders/1', host: 'b.example' })
+      expect(hostOnly.status).toBe(200)
+      expect(legacy.requests.at(-1)?.headers['x-forwarded-host']).toBe('b.example')
+      // no extended CONNECT (RFC 8441) is offered: Node's HTTP/2 server answers CONNECT itself
+      const tunnel = await h2Call(session, { ':method': 'CONNECT', ':authority': 'elsewhere.example:443' })
+      expect(tunnel.status).toBe(405)
+      expect(legacy.requests.length + ws.hosts.length).toBe(before + 1)
+      expect((await h2Call(session, { ':path': '/api/orders/1' })).status).toBe(200)
+    } finally {
+      session.close()
+    }
+  })
+
   it('a 4 MiB answer streams to an h2 client whole (flow control and backpressure on the stream)', async () => {
     const session = await h2Session(gw.dataUrl, ca.cert)
     const echo = legacy.handler
