@@ -373,6 +373,29 @@ describe('HTTP/2 listener (http2: true)', () => {
   })
 })
 
+describe('mirroring over HTTP/2', () => {
+  it('a write sent over h2 is answered by legacy and mirrored to cloud with the same body and Idempotency-Key', async () => {
+    const gw = await gatewayFor(
+      tlsConfig(legacy, cloud.url, { ...writePair(first), http2: true }, { routes: [{ id: 'orders-write', methods: ['POST'], path: '/api/orders', weight: 0, mirror: 'writes' }] }),
+    )
+    const session = await h2Session(gw.dataUrl, ca.cert)
+    try {
+      const [l, c] = [legacy.requests.length, cloud.requests.length]
+      const res = await h2Call(session, { ':method': 'POST', ':path': '/api/orders', 'content-type': 'application/json' }, '{"item":"pen","total":5}')
+      expect(res.status).toBe(200)
+      expect(res.headers['x-cutover-backend']).toBe('legacy')
+      await until(() => cloud.requests.length > c, 5_000, 'the mirrored write')
+      const [primary, mirrored] = [legacy.requests.slice(l), cloud.requests.slice(c)]
+      expect(primary.map((r) => r.body.toString())).toEqual(['{"item":"pen","total":5}'])
+      expect(mirrored.map((r) => r.body.toString())).toEqual(['{"item":"pen","total":5}'])
+      expect(mirrored[0]?.headers['idempotency-key']).toBe(primary[0]?.headers['idempotency-key'])
+    } finally {
+      session.close()
+      await gw.close()
+    }
+  })
+})
+
 describe('certificate reload', () => {
   it('new files (written and renamed over the old ones) serve new connections without a restart; open connections keep theirs', async () => {
     const files = writePair(first)
