@@ -145,13 +145,12 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const cache = config.routes.some((r) => r.cache !== undefined) ? new ReadCache({ maxBytes: config.limits.cacheBytes }) : null
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
   const draining = { value: false }
-  const tls = tlsConfig === undefined || credentials === null ? null : { options: serverTlsOptions(credentials.credentials, tlsConfig), http2: tlsConfig.http2 }
-  const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes, tls })
+  const tls = tlsConfig === undefined || credentials === null ? null : { config: tlsConfig, loaded: credentials }
+  const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes, tls: tls === null ? null : { options: serverTlsOptions(tls.loaded.credentials, tls.config), http2: tls.config.http2 } })
   const connections = listenerConnections(app)
+  // the certificate is reloaded when its files change, for as long as the listener is open
   const certificates =
-    tlsConfig === undefined || credentials === null
-      ? null
-      : new CertificateWatcher({ server: app.server as unknown as TlsServer, tls: tlsConfig, loaded: credentials, log, reloads: tlsReloadCounter(metrics.registry) })
+    tls === null ? null : new CertificateWatcher({ server: app.server as unknown as TlsServer, tls: tls.config, loaded: tls.loaded, log, reloads: tlsReloadCounter(metrics.registry) })
   const upgrades = new UpgradeProxy({
     table,
     legacy: upstreams.get('legacy') as Upstream,

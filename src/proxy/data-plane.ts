@@ -77,8 +77,8 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
     exposeHeadRoutes: false,
     // requests that arrive on kept-alive connections during a drain get CUTOVER_DRAINING below
     return503OnClosing: false,
-    // an HTTP/2 server's sessions are closed by closeIdle/closeAll below (fastify's own closing
-    // of them would cut streams still answering)
+    // an HTTP/2 server's sessions are closed by listenerConnections() below, on drain (fastify
+    // has no 'idle' closing for them)
     forceCloseConnections: tls?.http2 === true ? false : 'idle',
     requestIdHeader: false,
     // malformed HTTP never reaches a handler: answer it in the gateway's error shape

@@ -129,14 +129,18 @@ function secureContextOptions(creds: ListenerCredentials): SecureContextOptions 
 }
 
 /** Options for the listening server: with `caFile`, every client must present a certificate it signed. */
-export function serverTlsOptions(creds: ListenerCredentials, tls: ListenerTlsConfig): TlsOptions & { allowHTTP1?: boolean } {
+export function serverTlsOptions(creds: ListenerCredentials, tls: ListenerTlsConfig): TlsOptions & { allowHTTP1?: boolean; settings?: { maxConcurrentStreams: number } } {
   return {
     ...secureContextOptions(creds),
     ...(creds.ca === undefined ? {} : { requestCert: true, rejectUnauthorized: true }),
-    // HTTP/2 is offered by ALPN next to HTTP/1.1, never instead of it
-    ...(tls.http2 ? { allowHTTP1: true } : {}),
+    // HTTP/2 is offered by ALPN next to HTTP/1.1, never instead of it. Node lets a connection open
+    // 2^32-1 streams at once by default: one client could hold any number of backend calls
+    ...(tls.http2 ? { allowHTTP1: true, settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS } } : {}),
   }
 }
+
+/** Streams one HTTP/2 connection may have open at once (nginx's default, 128). */
+export const H2_MAX_CONCURRENT_STREAMS = 128
 
 /** `cutover_tls_reloads_total{result}`, once per registry. */
 export function tlsReloadCounter(registry: Registry): Counter<'result'> {

@@ -68,10 +68,11 @@ function h2Call(session: ClientHttp2Session, headers: Record<string, string | st
   })
 }
 
+/** An HTTP/2 session that has the server's SETTINGS (which come after 'connect'). */
 function h2Session(url: string, ca: string): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     const session = h2connect(url, { ca })
-    session.once('connect', () => resolve(session))
+    session.once('remoteSettings', () => resolve(session))
     session.once('error', reject)
   })
 }
@@ -209,6 +210,8 @@ describe('HTTP/2 listener (http2: true)', () => {
     const session = await h2Session(gw.dataUrl, ca.cert)
     try {
       expect(session.alpnProtocol).toBe('h2')
+      // bounded, not Node's default of 2^32-1 streams per connection
+      expect(session.remoteSettings.maxConcurrentStreams).toBe(128)
       const before = legacy.requests.length
       const res = await h2Call(session, { ':path': '/api/orders/9?x=1', 'x-user-id': 'carol' })
       expect(res.status).toBe(200)
