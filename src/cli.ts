@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
 import { CutoverError } from './errors.ts'
 import { addReconcileCommand } from './reconcile/reconcile-command.ts'
-import { checkAdminExposure, startGateway } from './gateway.ts'
+import { checkAdminExposure, checkListenerTls, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { quietKafkaTimerWarning } from './process-warnings.ts'
 import { runPrimary, runWorker } from './cluster.ts'
@@ -81,6 +81,7 @@ program
     try {
       const config = await loadConfig(opts.config)
       checkAdminExposure(config)
+      checkListenerTls(config)
       process.stdout.write(`${opts.config}: ok (${Object.keys(config.backends).length} backends, ${config.routes.length} routes)\n`)
     } catch (err) {
       fail(err)

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import { Server as TlsServer } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
@@ -11,7 +12,8 @@ import { RouteStateStore } from './control/route-state-store.ts'
 import { CutoverError } from './errors.ts'
 import { createLogger } from './log.ts'
 import { createMetrics, routeStats, type Metrics } from './metrics/metrics.ts'
-import { createDataPlane } from './proxy/data-plane.ts'
+import { createDataPlane, listenerConnections } from './proxy/data-plane.ts'
+import { CertificateWatcher, loadListenerCredentials, serverTlsOptions, tlsReloadCounter } from './proxy/listener-tls.ts'
 import { FALLBACK_ROUTE, Forwarder, NO_ROUTE } from './proxy/forwarder.ts'
 import { MetricsTable } from './proxy/route-metrics.ts'
 import { closeUpstreamsWithin, createUpstreams, type Upstream } from './proxy/upstreams.ts'
@@ -45,7 +47,7 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly config: CutoverConfig
-  /** `http://host:port` of the client-facing listener. */
+  /** `http://host:port` of the client-facing listener (`https://` with listen.tls). */
   readonly dataUrl: string
   readonly adminUrl: string
   readonly store: RouteStateStore
@@ -65,6 +67,14 @@ export function checkAdminExposure(config: CutoverConfig): void {
       { details: [`admin.token: is required when admin.host (${config.admin.host}) is not a loopback address`] },
     )
   }
+}
+
+/**
+ * listen.tls: the certificate, key and CA files can be read and serve together. Run at start
+ * (and by `cutover check`) so that a bad file is one clear error, not a worker failing in a loop.
+ */
+export function checkListenerTls(config: CutoverConfig): void {
+  if (config.listen.tls !== undefined) loadListenerCredentials(config.listen.tls)
 }
 
 /** A loopback admin API may run without a token, but never silently: anyone on the host can change weights. */
@@ -112,6 +122,9 @@ export const SHUTDOWN_MARGIN_MS = 500
  * names this process's spool folder: every process appends to files of its own.
  */
 export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<string, RouteState>, log: Logger, metrics: Metrics, worker = 0): Promise<DataPlaneHandle> {
+  const tlsConfig = config.listen.tls
+  // read and checked before anything is opened: a bad file stops the start, naming its field
+  const credentials = tlsConfig === undefined ? null : loadListenerCredentials(tlsConfig)
   const publisher = await createPublisher({ config, metrics, log, spoolDir: join(config.spool.dir, `w${worker}`) })
   const diffs = new DiffLog()
   const breakers = createBreakers(config.backends, metrics.breakerState, log)
@@ -132,7 +145,12 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const cache = config.routes.some((r) => r.cache !== undefined) ? new ReadCache({ maxBytes: config.limits.cacheBytes }) : null
   const forwarder = new Forwarder({ config, table, upstreams, metrics: metricsTable, log, mirror, breakers, cache, metricsRegistry: metrics })
   const draining = { value: false }
-  const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes })
+  const tls = tlsConfig === undefined || credentials === null ? null : { config: tlsConfig, loaded: credentials }
+  const app = createDataPlane({ forwarder, log, draining, bodyLimit: config.limits.bodyBytes, tls: tls === null ? null : { options: serverTlsOptions(tls.loaded.credentials, tls.config), http2: tls.config.http2 } })
+  const connections = listenerConnections(app)
+  // the certificate is reloaded when its files change, for as long as the listener is open
+  const certificates =
+    tls === null ? null : new CertificateWatcher({ server: app.server as unknown as TlsServer, tls: tls.config, loaded: tls.loaded, log, reloads: tlsReloadCounter(metrics.registry) })
   const upgrades = new UpgradeProxy({
     table,
     legacy: upstreams.get('legacy') as Upstream,
@@ -164,6 +182,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
     },
     async listen() {
       await app.listen({ host: config.listen.host, port: config.listen.port })
+      certificates?.start()
       return urlOf(app)
     },
     async close() {
@@ -175,14 +194,16 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       const tunnels = upgrades.close(config.shutdown.drainTimeoutMs)
       const timer = setTimeout(() => {
         log.warn({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'drain timeout: closing the connections still open')
-        app.server.closeAllConnections()
+        connections.closeAll()
       }, config.shutdown.drainTimeoutMs)
       timer.unref()
       // Node's server.close() closes the connections idle at that moment only; keep-alive
       // connections whose request finishes during the drain would otherwise hold it open until
       // the drain timeout.
-      const sweep = setInterval(() => app.server.closeIdleConnections(), 50)
+      const sweep = setInterval(() => connections.closeIdle(), 50)
       sweep.unref()
+      connections.closeIdle()
+      await certificates?.stop()
       try {
         await app.close()
       } finally {
@@ -223,7 +244,8 @@ export function breakerStates(breakers: ReadonlyMap<string, BackendBreaker>): Re
 export function urlOf(app: FastifyInstance): string {
   const addr = app.server.address() as AddressInfo
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`
+  const scheme = (app.server as unknown) instanceof TlsServer ? 'https' : 'http'
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`
 }
 
 export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, 'routes' | 'token' | 'readinessRoutes' | 'replayTopics'> {
@@ -233,6 +255,7 @@ export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, '
 /** Runs the whole gateway (data plane and admin API) in this process. */
 export async function startGateway(config: CutoverConfig, options: GatewayOptions = {}): Promise<Gateway> {
   checkAdminExposure(config)
+  checkListenerTls(config)
   const log = options.log ?? createLogger()
   warnOpenAdmin(config, log)
   const registry = new Registry()

@@ -1,6 +1,8 @@
 /** Defaults, named so docs and tests can refer to them. */
 export const DEFAULT_LISTEN_HOST = '0.0.0.0'
 export const DEFAULT_LISTEN_PORT = 8080
+/** listen.tls: how often the certificate and key files are checked for a change (stat, no read). */
+export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 1000
 export const DEFAULT_ADMIN_HOST = '127.0.0.1'
 export const DEFAULT_ADMIN_PORT = 9901
 export const DEFAULT_TIMEOUT_MS = 5000

@@ -258,6 +258,20 @@ const routeSchema = z.strictObject({
   for (const p of reconcileProblems(route)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 })
 
+const filePath = z.string('must be a file path').min(1, 'must be a file path')
+
+/** TLS on the client-facing listener: the files are read at start and watched (docs/tls.md). */
+const listenTlsSchema = z.strictObject({
+  certFile: filePath,
+  keyFile: filePath,
+  /** client certificates must be signed by one of these CAs (mutual TLS) */
+  caFile: filePath.optional(),
+  /** offer HTTP/2 (ALPN h2) next to HTTP/1.1 */
+  http2: z.boolean('must be true or false').default(false),
+  /** how often the files are checked for a new certificate */
+  reloadIntervalMs: z.int('must be a whole number of milliseconds').min(50, 'must be at least 50 ms').max(3_600_000, 'must be at most 3600000 ms (1 hour)').default(D.DEFAULT_TLS_RELOAD_INTERVAL_MS),
+})
+
 export const configSchema = z
   .strictObject({
     listen: z
@@ -266,6 +280,7 @@ export const configSchema = z
         port: port.default(D.DEFAULT_LISTEN_PORT),
         /** keep X-Forwarded-Proto/Host set by a load balancer in front of the gateway */
         trustProxy: z.boolean().default(false),
+        tls: listenTlsSchema.optional(),
       })
       .default({ host: D.DEFAULT_LISTEN_HOST, port: D.DEFAULT_LISTEN_PORT, trustProxy: false }),
     admin: z

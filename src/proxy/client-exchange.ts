@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { CutoverError } from '../errors.ts'
 import { stripResponseHeaders } from './headers.ts'
 import { sendGatewayError } from './errors-reply.ts'
+import { responseGone } from './http2-compat.ts'
 import { classifyUpstreamError, nothingSent, upstreamErrorReason, type UpstreamErrorReason } from './upstream-error.ts'
 import type { RouteMetrics } from './route-metrics.ts'
 import { BodyCollector } from '../compare/captured-response.ts'
@@ -273,7 +274,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#held = null
     const now = performance.now()
     this.#metrics.record(this.#status, (now - this.#start) / 1000, now)
-    if (this.#res.destroyed) return
+    if (responseGone(this.#res)) return
     this.#writeHeld(held, 0)
     this.#res.end()
   }

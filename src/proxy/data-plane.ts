@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2SecureServer, ServerHttp2Session } from 'node:http2'
 import type { Socket } from 'node:net'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { TlsOptions } from 'node:tls'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_METHODS } from '../config/defaults.ts'
 import { errorBody, ERRORS } from '../errors.ts'
 import { sendGatewayError } from './errors-reply.ts'
 import type { Forwarder } from './forwarder.ts'
+import { asHttp1Request, isHttp2 } from './http2-compat.ts'
 
 export interface DataPlaneOptions {
   readonly forwarder: Forwarder
@@ -14,6 +17,8 @@ export interface DataPlaneOptions {
   readonly draining: { value: boolean }
   /** limits.bodyBytes: an `Expect: 100-continue` over it gets the 413 instead of the 100 */
   readonly bodyLimit: number
+  /** listen.tls: terminate TLS (and, with `http2`, offer h2 by ALPN next to HTTP/1.1); null for plain HTTP */
+  readonly tls?: { readonly options: TlsOptions & { allowHTTP1?: boolean }; readonly http2: boolean } | null
 }
 
 const CLIENT_ERROR_RESPONSE = (() => {
@@ -65,13 +70,16 @@ function refuseAfterPending(socket: Socket): void {
  */
 export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
   const { forwarder, draining } = opts
-  const app = Fastify({
+  const tls = opts.tls ?? null
+  const app = createServer(tls, {
     loggerInstance: opts.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     // requests that arrive on kept-alive connections during a drain get CUTOVER_DRAINING below
     return503OnClosing: false,
-    forceCloseConnections: 'idle',
+    // an HTTP/2 server's sessions are closed by listenerConnections() below, on drain (fastify
+    // has no 'idle' closing for them)
+    forceCloseConnections: tls?.http2 === true ? false : 'idle',
     requestIdHeader: false,
     // malformed HTTP never reaches a handler: answer it in the gateway's error shape
     clientErrorHandler(_err, socket) {
@@ -103,6 +111,7 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
         sendGatewayError(reply.raw, 'CUTOVER_DRAINING', typeof request.headers['x-request-id'] === 'string' ? request.headers['x-request-id'] : undefined, undefined, true)
         return
       }
+      if (isHttp2(request.raw)) asHttp1Request(request.raw)
       forwarder.handle(request.raw, reply.raw)
     },
   })
@@ -122,4 +131,55 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
   })
 
   return app
+}
+
+/**
+ * One instance type for the three servers (HTTP, HTTPS, HTTP/2 with HTTP/1.1): the handlers hand
+ * the raw request and response to the Forwarder, which serves Node's HTTP/1 objects and its
+ * HTTP/2 compatibility objects alike (HTTP/2 requests are first made to read as HTTP/1.1).
+ */
+function createServer(tls: DataPlaneOptions['tls'], options: FastifyServerOptions): FastifyInstance {
+  if (tls === null || tls === undefined) return Fastify(options)
+  const make = Fastify as unknown as (o: FastifyServerOptions & { https: TlsOptions; http2?: true }) => FastifyInstance
+  return make({ ...options, https: tls.options, ...(tls.http2 ? { http2: true as const } : {}) })
+}
+
+/**
+ * Closing a listener's connections, for HTTP/1 servers and HTTP/2 ones (which have no
+ * closeAllConnections, and whose sessions server.close() leaves open before Node 24).
+ */
+export interface ListenerConnections {
+  /** Closes idle HTTP/1 connections, and asks every HTTP/2 session to end after its open streams (GOAWAY). */
+  closeIdle(): void
+  /** Cuts every connection now. */
+  closeAll(): void
+}
+
+export function listenerConnections(app: FastifyInstance): ListenerConnections {
+  const server = app.server
+  if (typeof server.closeAllConnections === 'function') {
+    return { closeIdle: () => server.closeIdleConnections(), closeAll: () => server.closeAllConnections() }
+  }
+  const h2 = server as unknown as Http2SecureServer
+  const sessions = new Set<ServerHttp2Session>()
+  const sockets = new Set<Socket>()
+  h2.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
+  })
+  h2.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  return {
+    closeIdle() {
+      // HTTP/1.1 connections on the HTTP/2 server (allowHTTP1); absent before Node 20.20
+      ;(h2 as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+      for (const session of sessions) if (!session.closed) session.close()
+    },
+    closeAll() {
+      for (const session of sessions) session.destroy()
+      for (const socket of sockets) socket.destroy()
+    },
+  }
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import { ERRORS, ERROR_BODIES, type ErrorCode } from '../errors.ts'
+import { isHttp2 } from './http2-compat.ts'
 
 /** Seconds a client should wait before retrying a 503 (RFC 9110 §10.2.3). */
 export const RETRY_AFTER_SECONDS = '5'
@@ -24,8 +25,13 @@ export function sendGatewayError(res: ServerResponse, code: ErrorCode, requestId
   if (requestId !== undefined) headers['x-request-id'] = requestId
   if (backend !== undefined) headers['x-cutover-backend'] = backend
   if (status === 503) headers['retry-after'] = RETRY_AFTER_SECONDS
-  // the unread rest of a refused body must not be parsed as the next request
-  if (close) headers.connection = 'close'
+  if (close) {
+    // HTTP/1: the unread rest of a refused body must not be parsed as the next request. An HTTP/2
+    // stream carries one request and has no Connection header (RFC 9113 §8.2.2): its rest is
+    // read and dropped instead, and the connection's other streams go on
+    if (!isHttp2(res.req)) headers.connection = 'close'
+    else if (!res.req.complete) res.req.resume()
+  }
   res.writeHead(status, headers)
   res.end(body)
 }
