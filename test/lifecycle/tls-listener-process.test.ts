@@ -5,10 +5,10 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testCa, type TestCa } from '../support/certificates.ts'
 import { runCli, until, writeConfig } from '../support/cli.ts'
-import type { Gateway } from '../../src/gateway.ts'
 import { replaceFile } from '../support/certificates.ts'
 import { admin as adminCall, gatewayFor, tempDir, TOKEN, testConfig } from '../support/gateway.ts'
-import { deadPort, echo, startOrigin, type Origin } from '../support/origin.ts'
+import { echo, startOrigin, type Origin } from '../support/origin.ts'
+import { startCliGateway } from '../support/setup.ts'
 
 let ca: TestCa
 let files: { certFile: string; keyFile: string }
@@ -103,12 +103,10 @@ describe('cutover with listen.tls', () => {
   })
 
   it('`start` serves HTTPS and logs the https:// address; SIGTERM stops it with an h2 session open', async () => {
-    const port = await deadPort()
-    const config = writeConfig(testConfig(origin.url, origin.url, { listen: { host: '127.0.0.1', port, tls: { ...files, http2: true } }, admin: { host: '127.0.0.1', port: await deadPort() } }))
-    const run = runCli(['start', '--config', config])
-    await run.waitFor('cutover listening')
-    expect(run.output()).toContain(`"data":"https://127.0.0.1:${port}"`)
-    const session = h2connect(`https://127.0.0.1:${port}`, { ca: ca.cert })
+    const { run, dataUrl } = await startCliGateway(testConfig(origin.url, origin.url, { listen: { host: '127.0.0.1', port: 0, tls: { ...files, http2: true } } }))
+    expect(dataUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    expect(run.output()).toContain(`"data":"${dataUrl}"`)
+    const session = h2connect(dataUrl, { ca: ca.cert })
     session.on('error', () => undefined)
     expect((await h2Get(session, '/via-cli')).status).toBe(200)
     run.child.kill('SIGTERM')
@@ -123,17 +121,8 @@ describe('cutover with listen.tls', () => {
     const pair = ca.issue('2001')
     writeFileSync(own.certFile, pair.cert)
     writeFileSync(own.keyFile, pair.key)
-    const port = await deadPort()
-    const adminPort = await deadPort()
-    const config = writeConfig(
-      testConfig(origin.url, origin.url, { listen: { host: '127.0.0.1', port, tls: { ...own, http2: true, reloadIntervalMs: 50 } }, admin: { host: '127.0.0.1', port: adminPort, token: TOKEN } }),
-    )
-    const run = runCli(['start', '--config', config, '--workers', '2'])
-    const gw = { adminUrl: `http://127.0.0.1:${adminPort}` } as Gateway
+    const { run, gw, dataUrl: url } = await startCliGateway(testConfig(origin.url, origin.url, { listen: { host: '127.0.0.1', port: 0, tls: { ...own, http2: true, reloadIntervalMs: 50 } }, admin: { token: TOKEN } }), { args: ['--workers', '2'] })
     try {
-      await run.waitFor('admin API listening')
-      await until(async () => (await adminCall(gw, '/readyz').catch(() => ({ status: 0 }))).status === 200, 30_000, 'both workers to listen')
-      const url = `https://127.0.0.1:${port}`
       expect(new Set(await Promise.all(Array.from({ length: 10 }, () => servedSerial(url))))).toEqual(new Set(['2001']))
       const rotated = ca.issue('2002')
       replaceFile(own.keyFile, rotated.key)
