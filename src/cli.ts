@@ -9,6 +9,7 @@ import { addReconcileCommand } from './reconcile/reconcile-command.ts'
 import { checkAdminExposure, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { runPrimary, runWorker } from './cluster.ts'
+import { checkKafkaSecurity } from './publish/kafka-client.ts'
 import { replay } from './publish/replay.ts'
 import { runReport } from './readiness/report-command.ts'
 import { parseReplayTime } from './publish/replay-window.ts'
@@ -78,6 +79,7 @@ program
     try {
       const config = await loadConfig(opts.config)
       checkAdminExposure(config)
+      checkKafkaSecurity(config.kafka)
       process.stdout.write(`${opts.config}: ok (${Object.keys(config.backends).length} backends, ${config.routes.length} routes)\n`)
     } catch (err) {
       fail(err)

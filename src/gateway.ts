@@ -33,6 +33,7 @@ import { join } from 'node:path'
 import { readinessRoutesOf } from './readiness/readiness-service.ts'
 import { ReplayTopics } from './readiness/replay-topics.ts'
 import { IdStore } from './ids/id-store.ts'
+import { checkKafkaSecurity } from './publish/kafka-client.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -233,6 +234,7 @@ export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, '
 /** Runs the whole gateway (data plane and admin API) in this process. */
 export async function startGateway(config: CutoverConfig, options: GatewayOptions = {}): Promise<Gateway> {
   checkAdminExposure(config)
+  checkKafkaSecurity(config.kafka)
   const log = options.log ?? createLogger()
   warnOpenAdmin(config, log)
   const registry = new Registry()
