@@ -228,7 +228,10 @@ export class KafkaPublisher extends SpoolingPublisher {
       this.log.debug({ reason }, 'Kafka still unavailable')
       return
     }
-    if (reason === this.#setupFailure) return
+    if (reason === this.#setupFailure) {
+      this.log.debug('Kafka still unavailable')
+      return
+    }
     this.#setupFailure = reason
     this.log.error(`${reason}: events go to the spool until this is fixed`)
   }
