@@ -12,7 +12,7 @@ import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
 import type { DiffEvent } from '../../src/publish/events.ts'
 import { runCli, writeConfig } from '../support/cli.ts'
-import { call, gatewayFor, tempDir, testConfig } from '../support/gateway.ts'
+import { admin, call, gatewayFor, tempDir, testConfig } from '../support/gateway.ts'
 import { collect, startSecureBroker, topicsFor, type ClientAuth, type SecureBroker } from '../support/kafka.ts'
 import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
 
@@ -123,6 +123,22 @@ describe('Kafka over TLS', () => {
     const ok = runCli(['replay', '--config', withCa], { CUTOVER_KAFKA_BROKERS: '' })
     expect(await ok.exited).toBe(0)
     expect(ok.output()).toMatch(/nothing to replay: topic \S+ does not exist/)
+  })
+})
+
+describe('route state shared over SASL_SSL', () => {
+  it('starts on the control topic and puts a weight change on it, logged in over TLS', async () => {
+    const topics = topicsFor('secure-shared')
+    const kafka = { brokers: [broker.saslSsl], ssl: { caFile: broker.caFile }, sasl: { mechanism: 'scram-sha-512' as const, username: broker.user.name, password: broker.user.password }, topics }
+    const gw = await gatewayFor(testConfig(legacy.url, cloud.url, { routes: [route()], kafka, state: { file: join(tempDir(), 'state.json'), shared: true } }))
+    const control = await collect<{ state?: { weight?: number } }>(topics.control, [broker.saslSsl], broker.auth('scram-sha-512', true))
+    try {
+      expect((await admin(gw, '/routes/items', { method: 'PATCH', body: { weight: 25 } })).status).toBe(200)
+      await expect.poll(() => control.messages.filter((m) => m.key === 'items').map((m) => m.value.state?.weight), { timeout: 20_000 }).toContain(25)
+    } finally {
+      await control.stop()
+      await gw.close()
+    }
   })
 })
 
