@@ -98,14 +98,22 @@ function saslPassword(sasl: SaslSettings, env: NodeJS.ProcessEnv, problems: stri
   return value === '' ? undefined : value
 }
 
+/** Read once per (frozen) kafka section: a publisher failing every second does not reread the file. */
+const passwords = new WeakMap<KafkaSettings, string | null>()
+
 /** The configured password, when it can be read: to keep it out of every message. */
 function knownPassword(kafka: KafkaSettings): string | undefined {
   if (kafka.sasl === undefined) return undefined
-  try {
-    return saslPassword(kafka.sasl, process.env, [], (_path, name) => (name === undefined ? undefined : readFileSync(name, 'utf8')))
-  } catch {
-    return undefined
+  let known = passwords.get(kafka)
+  if (known === undefined) {
+    try {
+      known = saslPassword(kafka.sasl, process.env, [], (_path, name) => (name === undefined ? undefined : readFileSync(name, 'utf8'))) ?? null
+    } catch {
+      known = null
+    }
+    passwords.set(kafka, known)
   }
+  return known ?? undefined
 }
 
 /** Node's codes for a certificate the client does not accept, and for a failed TLS handshake. */

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import { validateConfig } from '../../src/config/validate.ts'
 import { CutoverError } from '../../src/errors.ts'
-import { kafkaClientOptions, kafkaSecurityProblems } from '../../src/publish/kafka-client.ts'
+import { kafkaClientOptions, kafkaErrorMessage, kafkaSecurityProblems } from '../../src/publish/kafka-client.ts'
 import { runCli, writeConfig } from '../support/cli.ts'
 import { backends, problems } from '../support/config.ts'
 import { tempDir } from '../support/gateway.ts'
@@ -80,6 +80,16 @@ describe('kafkaClientOptions', () => {
     const empty = join(tempDir(), 'empty')
     writeFileSync(empty, '\n')
     expect(kafkaSecurityProblems(kafkaOf({ sasl: { mechanism: 'plain', username: 'svc', passwordFile: empty } }), {})).toEqual([`kafka.sasl.passwordFile: ${empty} is empty`])
+  })
+})
+
+describe('kafkaErrorMessage', () => {
+  it('never quotes the password, wherever an error put it', () => {
+    const secret = `s3cret-${randomBytes(6).toString('hex')}`
+    const kafka = kafkaOf({ sasl: { mechanism: 'plain', username: 'svc', password: secret } })
+    const wrapped = new Error('retries exhausted', { cause: new Error(`broker said: bad login ${secret}`) })
+    expect(kafkaErrorMessage(new Error(`echoed ${secret} back`), kafka)).toBe('kafka: echoed [redacted] back')
+    expect(kafkaErrorMessage(wrapped, kafka)).toBe('kafka: retries exhausted')
   })
 })
 
