@@ -126,6 +126,23 @@ describe('Kafka over TLS', () => {
   })
 })
 
+describe('a gateway without the CA', () => {
+  it('serves clients and logs the certificate problem in one line', async () => {
+    const port = await deadPort()
+    const cfg = testConfig(legacy.url, cloud.url, { listen: { host: '127.0.0.1', port }, routes: [route()], kafka: { brokers: [broker.ssl], ssl: true, topics: topicsFor('no-ca') } })
+    const run = runCli(['start', '--config', writeConfig(cfg)], { CUTOVER_KAFKA_BROKERS: '' })
+    try {
+      await run.waitFor('cutover listening')
+      expect((await call(`http://127.0.0.1:${port}/items/1`)).status).toBe(200)
+      await run.waitFor(`kafka: TLS connection to ${broker.ssl} failed: self-signed certificate in certificate chain (kafka.ssl.caFile names the CA that signed the broker certificate): events go to the spool until this is fixed`)
+    } finally {
+      run.child.kill('SIGTERM')
+      await run.exited
+    }
+    expect(run.output()).not.toMatch(/KafkaJS/)
+  })
+})
+
 describe('route state shared over SASL_SSL', () => {
   it('starts on the control topic and puts a weight change on it, logged in over TLS', async () => {
     const topics = topicsFor('secure-shared')
