@@ -189,6 +189,11 @@ export interface StartBrokerOptions {
    * to shorten the wait after a SIGKILL restart (see README).
    */
   serverProperties?: Record<string, string | number | boolean>
+  /**
+   * Listeners with authentication and/or TLS besides the PLAINTEXT one, for testing clients of a
+   * managed cluster. The PLAINTEXT listener stays (the readiness round trip uses it).
+   */
+  secure?: SecureListenerOptions
   /** Overall deadline for format + JVM start + readiness round trip. Default 90 s. */
   timeoutMs?: number
   /**
@@ -197,6 +202,43 @@ export interface StartBrokerOptions {
    */
   detached?: boolean
   log?: Log
+}
+
+export interface SaslUser {
+  name: string
+  /** Kept in server.properties (PLAIN) and in the SCRAM credentials: test passwords only. */
+  password: string
+}
+
+export interface SecureListenerOptions {
+  /**
+   * SASL users. Adds a SASL_PLAINTEXT listener with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
+   * enabled; every user can log in with each of the three (SCRAM credentials are written when the
+   * storage is formatted, PLAIN users live in the listener's JAAS config).
+   */
+  users?: readonly SaslUser[]
+  /**
+   * Adds an SSL listener whose certificate (for 127.0.0.1 and localhost) is signed by a CA made
+   * for this broker with the openssl CLI; its certificate is `caFile` on the returned handle.
+   * With `users` as well, also a SASL_SSL listener (the usual managed-cluster setup).
+   */
+  tls?: boolean
+  /** Ports of these listeners on 127.0.0.1. Default: free ports. */
+  saslPort?: number
+  sslPort?: number
+  saslSslPort?: number
+}
+
+/** Bootstrap lists of the secure listeners that were asked for. */
+export interface SecureListeners {
+  /** SASL_PLAINTEXT */
+  sasl?: string
+  /** SSL (TLS, no authentication) */
+  ssl?: string
+  /** SASL_SSL */
+  saslSsl?: string
+  /** PEM file of the CA that signed the broker's certificate (with `tls`) */
+  caFile?: string
 }
 
 export interface StopOptions {
@@ -212,6 +254,8 @@ export interface RestartOptions {
   dataDir: string
   keepData: true
   serverProperties?: Record<string, string | number | boolean>
+  /** the same secure listeners on the same ports (the certificate in dataDir is reused) */
+  secure?: SecureListenerOptions
 }
 
 export interface KafkaBroker {
@@ -223,6 +267,8 @@ export interface KafkaBroker {
   /** The broker's console log (WARN and above, plus the started line). */
   logFile: string
   pid: number
+  /** The secure listeners asked for with `secure` (empty without it). */
+  secure: SecureListeners
   /** Pass to startBroker() after stop({ keepData: true }) to bring the same broker back. */
   restartOptions: RestartOptions
   /** SIGTERM, up to 10 s grace, then SIGKILL; removes dataDir unless data is kept. Idempotent. */
@@ -278,16 +324,18 @@ function serverProperties(
   controllerPort: number,
   kraftDir: string,
   overrides: Record<string, string | number | boolean> = {},
+  secure: ResolvedSecure | undefined = undefined,
 ): string {
+  const extra = secure === undefined ? undefined : secureProperties(secure)
   const props: Record<string, string | number | boolean> = {
     // Single node that is both controller and broker (KRaft combined mode).
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
     // 127.0.0.1, not localhost: Node may resolve localhost to ::1 first.
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    listeners: [`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`, ...(extra?.listeners ?? [])].join(','),
+    'advertised.listeners': [`PLAINTEXT://127.0.0.1:${port}`, ...(extra?.listeners ?? [])].join(','),
+    'listener.security.protocol.map': ['PLAINTEXT:PLAINTEXT', 'CONTROLLER:PLAINTEXT', ...(extra?.protocols ?? []).map((p) => `${p}:${p}`)].join(','),
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': kraftDir,
@@ -304,10 +352,148 @@ function serverProperties(
     'group.initial.rebalance.delay.ms': 0,
     'auto.create.topics.enable': true,
     'num.partitions': 1,
+    ...extra?.properties,
     ...overrides,
   }
-  const lines = Object.entries(props).map(([key, value]) => `${key}=${String(value)}`)
+  const lines = Object.entries(props).map(([key, value]) => `${key}=${escapeProperty(String(value))}`)
   return `# Written by scripts/kafka-broker.ts\n${lines.join('\n')}\n`
+}
+
+/** java.util.Properties syntax: a backslash escapes, and a newline inside a value is written \n. */
+function escapeProperty(value: string): string {
+  return value.replaceAll('\\', '\\\\').replaceAll('\n', '\\n')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secure listeners (SASL, TLS)
+// ---------------------------------------------------------------------------------------------
+
+const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
+
+/** SecureListenerOptions with every port chosen and the certificate made. */
+interface ResolvedSecure {
+  users: readonly SaslUser[]
+  saslPort?: number
+  sslPort?: number
+  saslSslPort?: number
+  tls?: TlsMaterial
+}
+
+interface TlsMaterial {
+  caFile: string
+  /** the broker's certificate followed by the CA's, PEM */
+  chain: string
+  /** the broker's private key, unencrypted PKCS#8 PEM */
+  key: string
+}
+
+/** Listener, protocol and JAAS entries of the secure listeners. */
+function secureProperties(secure: ResolvedSecure): { listeners: string[]; protocols: string[]; properties: Record<string, string> } {
+  const listeners: string[] = []
+  const protocols: string[] = []
+  const properties: Record<string, string> = {}
+  const add = (protocol: 'SASL_PLAINTEXT' | 'SSL' | 'SASL_SSL', listenerPort: number | undefined): void => {
+    if (listenerPort === undefined) return
+    listeners.push(`${protocol}://127.0.0.1:${listenerPort}`)
+    protocols.push(protocol)
+    if (protocol.startsWith('SASL_')) Object.assign(properties, saslListenerProperties(protocol.toLowerCase(), secure.users))
+  }
+  add('SASL_PLAINTEXT', secure.saslPort)
+  add('SSL', secure.sslPort)
+  add('SASL_SSL', secure.saslSslPort)
+  if (secure.saslPort !== undefined || secure.saslSslPort !== undefined) properties['sasl.enabled.mechanisms'] = SASL_MECHANISMS.join(',')
+  if (secure.tls !== undefined) {
+    // PEM inline: no keystore file, no keystore password (the key is unencrypted)
+    properties['ssl.keystore.type'] = 'PEM'
+    properties['ssl.keystore.certificate.chain'] = secure.tls.chain
+    properties['ssl.keystore.key'] = secure.tls.key
+    properties['ssl.client.auth'] = 'none'
+  }
+  return { listeners, protocols, properties }
+}
+
+/**
+ * JAAS entries of one SASL listener: PLAIN checks the user_<name>="<password>" options, SCRAM
+ * checks the credentials in the cluster metadata (written by the format tool), so its module
+ * takes no options.
+ */
+function saslListenerProperties(listener: string, users: readonly SaslUser[]): Record<string, string> {
+  const quote = (value: string): string => `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+  const plainUsers = users.map((u) => `user_${u.name}=${quote(u.password)}`).join(' ')
+  return {
+    [`listener.name.${listener}.plain.sasl.jaas.config`]: `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    [`listener.name.${listener}.scram-sha-256.sasl.jaas.config`]: 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    [`listener.name.${listener}.scram-sha-512.sasl.jaas.config`]: 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+  }
+}
+
+/** `--add-scram` arguments of the format tool: each user gets both SCRAM mechanisms. */
+function scramFormatArgs(users: readonly SaslUser[]): string[] {
+  for (const u of users) {
+    // the format tool's [name=...,password=...] syntax has no escaping
+    if (!/^[A-Za-z0-9._-]+$/.test(u.name) || /[,\][="\\]/.test(u.password)) throw new Error(`SASL user ${u.name}: use letters, digits, . _ - in names and no , ] [ = " \\ in passwords`)
+  }
+  return users.flatMap((u) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]))
+}
+
+/**
+ * A CA and a broker certificate for 127.0.0.1/localhost, made with the openssl CLI in
+ * <dataDir>/tls (kept and reused when the data is kept, so a restarted broker has the same CA).
+ */
+async function tlsMaterial(dataDir: string): Promise<TlsMaterial> {
+  const dir = join(dataDir, 'tls')
+  const caFile = join(dir, 'ca.pem')
+  const certFile = join(dir, 'broker.pem')
+  const keyFile = join(dir, 'broker.key')
+  if (!(await exists(keyFile)) || !(await exists(certFile))) {
+    await mkdir(dir, { recursive: true })
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-noenc']
+    await runOpenssl(['req', '-x509', ...ec, '-keyout', join(dir, 'ca.key'), '-out', caFile, '-days', '30', '-subj', '/CN=cutover test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir)
+    await runOpenssl(['req', ...ec, '-keyout', keyFile, '-out', join(dir, 'broker.csr'), '-subj', '/CN=127.0.0.1'], dir)
+    await writeFile(join(dir, 'broker.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n')
+    await runOpenssl(['x509', '-req', '-in', join(dir, 'broker.csr'), '-CA', caFile, '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-out', certFile, '-days', '30', '-extfile', join(dir, 'broker.ext')], dir)
+  }
+  const [cert, ca, key] = await Promise.all([readFile(certFile, 'utf8'), readFile(caFile, 'utf8'), readFile(keyFile, 'utf8')])
+  return { caFile, chain: `${cert.trim()}\n${ca.trim()}\n`, key }
+}
+
+function runOpenssl(args: string[], cwd: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+    child.once('error', (err) => reject(new Error(`could not run openssl (needed for the TLS listener; on Debian: apt-get install openssl): ${err.message}`)))
+    child.once('close', (code, signal) => {
+      if (code === 0) resolvePromise()
+      else reject(new Error(`openssl ${args[0] ?? ''} failed (${describeExit({ code, signal })}):\n${output}`))
+    })
+  })
+}
+
+/** Picks the secure listeners' ports and makes the certificate. */
+async function resolveSecure(options: SecureListenerOptions | undefined, dataDir: string): Promise<ResolvedSecure | undefined> {
+  if (options === undefined) return undefined
+  const users = options.users ?? []
+  const sasl = users.length > 0
+  const tls = options.tls ?? false
+  const free = await freePorts(3)
+  const secure: ResolvedSecure = { users }
+  if (sasl) secure.saslPort = options.saslPort ?? free[0]
+  if (tls) secure.sslPort = options.sslPort ?? free[1]
+  if (sasl && tls) secure.saslSslPort = options.saslSslPort ?? free[2]
+  if (tls) secure.tls = await tlsMaterial(dataDir)
+  return secure
+}
+
+function secureListeners(secure: ResolvedSecure | undefined): SecureListeners {
+  const at = (p: number | undefined): string | undefined => (p === undefined ? undefined : `127.0.0.1:${p}`)
+  return {
+    ...(secure?.saslPort === undefined ? {} : { sasl: at(secure.saslPort) }),
+    ...(secure?.sslPort === undefined ? {} : { ssl: at(secure.sslPort) }),
+    ...(secure?.saslSslPort === undefined ? {} : { saslSsl: at(secure.saslSslPort) }),
+    ...(secure?.tls === undefined ? {} : { caFile: secure.tls.caFile }),
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -405,11 +591,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Kaf
   const classpath = join(libsDir, '*') // expanded by java itself, not by a shell
   const jvmArgs = [...JVM_FLAGS, `-Dlog4j2.configurationFile=${LOG4J2_CONFIG}`, '-cp', classpath]
 
-  await writeFile(propsFile, serverProperties(port, controllerPort, kraftDir, options.serverProperties))
+  const secure = await resolveSecure(options.secure, dataDir)
+  await writeFile(propsFile, serverProperties(port, controllerPort, kraftDir, options.serverProperties, secure))
   // KRaft needs a formatted log dir. A kept data dir is already formatted: re-formatting would be
   // refused (or, with --ignore-formatted, skipped), so skip the extra JVM start altogether.
+  // SCRAM credentials go into the metadata log here, before the broker first starts.
   if (!(await exists(join(kraftDir, 'meta.properties')))) {
-    await runJava([...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', propsFile, '--ignore-formatted'], dataDir)
+    const scram = secure === undefined || (secure.saslPort === undefined && secure.saslSslPort === undefined) ? [] : scramFormatArgs(secure.users)
+    await runJava([...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', propsFile, '--ignore-formatted', ...scram], dataDir)
   }
 
   // The JVM writes straight into the log file (no pipe through this process): the broker can
@@ -443,7 +632,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Kaf
   }
 
   const brokers = `127.0.0.1:${port}`
-  const restartOptions: RestartOptions = { port, controllerPort, dataDir, keepData: true, serverProperties: options.serverProperties }
+  const restartOptions: RestartOptions = {
+    port,
+    controllerPort,
+    dataDir,
+    keepData: true,
+    serverProperties: options.serverProperties,
+    ...(secure === undefined ? {} : { secure: { ...options.secure, saslPort: secure.saslPort, sslPort: secure.sslPort, saslSslPort: secure.saslSslPort } }),
+  }
   let stopping: Promise<void> | undefined
   const stop = (stopOptions: StopOptions = {}): Promise<void> => {
     stopping ??= (async () => {
@@ -500,7 +696,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Kaf
   )
 
   if (child.pid === undefined) return fail('has no pid')
-  return { brokers, port, controllerPort, dataDir, logFile, pid: child.pid, restartOptions, stop }
+  return { brokers, port, controllerPort, dataDir, logFile, pid: child.pid, secure: secureListeners(secure), restartOptions, stop }
 }
 
 /**
@@ -602,7 +798,31 @@ options for run/start:
   --port N             client port (default: a free port)
   --controller-port N  controller port (default: a free port)
   --data-dir DIR       data dir (default: a fresh temp dir)
-  --keep-data          reuse DIR's data and keep it on stop (restart on the same ports and data)`
+  --keep-data          reuse DIR's data and keep it on stop (restart on the same ports and data)
+  --sasl-user N:PW     add a SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256/512) with this user (repeatable)
+  --tls                add an SSL listener (and SASL_SSL with --sasl-user), certificate from a fresh CA
+                       (prints KAFKA_SASL_BROKERS=, KAFKA_SSL_BROKERS=, KAFKA_SASL_SSL_BROKERS=, KAFKA_CA_FILE=)`
+
+/** `--sasl-user name:password` (repeatable) and `--tls` as startBroker's `secure` option. */
+function secureOption(saslUsers: string[], tls: boolean): Pick<StartBrokerOptions, 'secure'> {
+  const users = saslUsers.map((spec) => {
+    const colon = spec.indexOf(':')
+    if (colon <= 0) throw new Error(`--sasl-user must be name:password, got ${JSON.stringify(spec.split(':')[0])}:…`)
+    return { name: spec.slice(0, colon), password: spec.slice(colon + 1) }
+  })
+  return users.length === 0 && !tls ? {} : { secure: { users, tls } }
+}
+
+/** The stdout lines: one bootstrap list per listener, then the CA file with --tls. */
+function brokerLines(broker: KafkaBroker): string {
+  const { sasl, ssl, saslSsl, caFile } = broker.secure
+  const lines = [`KAFKA_BROKERS=${broker.brokers}`]
+  if (sasl !== undefined) lines.push(`KAFKA_SASL_BROKERS=${sasl}`)
+  if (ssl !== undefined) lines.push(`KAFKA_SSL_BROKERS=${ssl}`)
+  if (saslSsl !== undefined) lines.push(`KAFKA_SASL_SSL_BROKERS=${saslSsl}`)
+  if (caFile !== undefined) lines.push(`KAFKA_CA_FILE=${caFile}`)
+  return `${lines.join('\n')}\n`
+}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -613,6 +833,8 @@ async function main(argv: string[]): Promise<number> {
       'controller-port': { type: 'string' },
       'data-dir': { type: 'string' },
       'keep-data': { type: 'boolean', default: false },
+      'sasl-user': { type: 'string', multiple: true, default: [] },
+      tls: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -632,6 +854,7 @@ async function main(argv: string[]): Promise<number> {
     controllerPort: toPort(values['controller-port']),
     dataDir: values['data-dir'],
     keepData: values['keep-data'],
+    ...secureOption(values['sasl-user'], values.tls),
   }
 
   switch (command) {
@@ -640,7 +863,7 @@ async function main(argv: string[]): Promise<number> {
       return 0
     case 'run': {
       const broker = await startBroker(startOptions)
-      process.stdout.write(`KAFKA_BROKERS=${broker.brokers}\n`)
+      process.stdout.write(brokerLines(broker))
       defaultLog(`log: ${broker.logFile}; press Ctrl-C to stop`)
       await new Promise<void>((resolvePromise) => {
         const onSignal = (signal: NodeJS.Signals): void => {
@@ -659,7 +882,7 @@ async function main(argv: string[]): Promise<number> {
       const broker = await startBroker({ ...startOptions, detached: true })
       const state: BackgroundState = { pid: broker.pid, brokers: broker.brokers, dataDir: broker.dataDir, keepData: startOptions.keepData ?? false }
       await writeFile(BACKGROUND_STATE_FILE, `${JSON.stringify(state, null, 2)}\n`)
-      process.stdout.write(`KAFKA_BROKERS=${broker.brokers}\n`)
+      process.stdout.write(brokerLines(broker))
       return 0
     }
     case 'stop':

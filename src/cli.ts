@@ -10,6 +10,7 @@ import { checkAdminExposure, checkListenerTls, startGateway } from './gateway.ts
 import { createLogger } from './log.ts'
 import { quietKafkaTimerWarning } from './process-warnings.ts'
 import { runPrimary, runWorker } from './cluster.ts'
+import { checkKafkaSecurity } from './publish/kafka-client.ts'
 import { replay } from './publish/replay.ts'
 import { runReport } from './readiness/report-command.ts'
 import { parseReplayTime } from './publish/replay-window.ts'
@@ -82,6 +83,7 @@ program
       const config = await loadConfig(opts.config)
       checkAdminExposure(config)
       checkListenerTls(config)
+      checkKafkaSecurity(config.kafka)
       process.stdout.write(`${opts.config}: ok (${Object.keys(config.backends).length} backends, ${config.routes.length} routes)\n`)
     } catch (err) {
       fail(err)

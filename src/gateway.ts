@@ -35,6 +35,7 @@ import { join } from 'node:path'
 import { readinessRoutesOf } from './readiness/readiness-service.ts'
 import { ReplayTopics } from './readiness/replay-topics.ts'
 import { IdStore } from './ids/id-store.ts'
+import { checkKafkaSecurity } from './publish/kafka-client.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -256,6 +257,7 @@ export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, '
 export async function startGateway(config: CutoverConfig, options: GatewayOptions = {}): Promise<Gateway> {
   checkAdminExposure(config)
   checkListenerTls(config)
+  checkKafkaSecurity(config.kafka)
   const log = options.log ?? createLogger()
   warnOpenAdmin(config, log)
   const registry = new Registry()

@@ -9,6 +9,10 @@ export const REDACT_PATHS = [
   '*.authorization',
   '*.cookie',
   'token',
+  // a Kafka SASL password, should a config section ever be logged
+  'password',
+  '*.password',
+  '*.*.password',
 ]
 
 export function createLogger(options: { level?: string; name?: string } = {}): Logger {

@@ -27,6 +27,47 @@ const urlSchema = z.string('must be a URL').refine((s) => {
   }
 }, 'must be an http:// or https:// URL without query or fragment')
 
+const filePath = z.string('must be a file path').min(1, 'must be a file path')
+
+/** TLS to the brokers: `true` trusts the system CAs; files are PEM, read at client start. */
+const kafkaSslSchema = z.preprocess(
+  (v) => (v === true ? {} : v),
+  z
+    .strictObject(
+      {
+        caFile: filePath.optional(),
+        certFile: filePath.optional(),
+        keyFile: filePath.optional(),
+        rejectUnauthorized: z.boolean('must be true or false').default(true),
+      },
+      'must be true or an object { caFile?, certFile?, keyFile?, rejectUnauthorized? }',
+    )
+    .superRefine((ssl, ctx) => {
+      if (ssl.certFile !== undefined && ssl.keyFile === undefined) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'is required with certFile (a client certificate needs its key)' })
+      if (ssl.keyFile !== undefined && ssl.certFile === undefined) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'is required with keyFile (a client key needs its certificate)' })
+    }),
+)
+
+const PASSWORD_SOURCES = ['password', 'passwordFile', 'passwordEnv'] as const
+
+/** SASL to the brokers. The password comes from exactly one source; it is never logged or shown. */
+const kafkaSaslSchema = z
+  .strictObject(
+    {
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512'], "must be one of 'plain', 'scram-sha-256', 'scram-sha-512'"),
+      username: z.string('must be a string').min(1, 'must not be empty'),
+      password: z.string('must be a string').min(1, 'must not be empty').optional(),
+      passwordFile: filePath.optional(),
+      passwordEnv: z.string('must be the name of an environment variable').regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable').optional(),
+    },
+    'must be an object { mechanism, username, password | passwordFile | passwordEnv }',
+  )
+  .superRefine((sasl, ctx) => {
+    const given = PASSWORD_SOURCES.filter((k) => sasl[k] !== undefined)
+    if (given.length === 0) ctx.addIssue({ code: 'custom', path: ['password'], message: 'is required: give one of password, passwordFile, passwordEnv' })
+    if (given.length > 1) ctx.addIssue({ code: 'custom', path: [given[1] as string], message: `cannot be given together with ${given[0] as string}: give exactly one of password, passwordFile, passwordEnv` })
+  })
+
 const breakerSchema = z.strictObject({
   errorThresholdPercentage: z.number().min(1).max(100).default(50),
   volumeThreshold: z.int().min(1).default(20),
@@ -258,8 +299,6 @@ const routeSchema = z.strictObject({
   for (const p of reconcileProblems(route)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 })
 
-const filePath = z.string('must be a file path').min(1, 'must be a file path')
-
 /** TLS on the client-facing listener: the files are read at start and watched (docs/tls.md). */
 const listenTlsSchema = z.strictObject({
   certFile: filePath,
@@ -302,6 +341,8 @@ export const configSchema = z
       .strictObject({
         brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1, 'must list at least one broker'),
         clientId: z.string().default('cutover'),
+        ssl: kafkaSslSchema.optional(),
+        sasl: kafkaSaslSchema.optional(),
         topics: z
           .strictObject({
             diffs: z.string().default(D.DEFAULT_TOPICS.diffs),

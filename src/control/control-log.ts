@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs'
+import { Kafka, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
 import { CutoverError } from '../errors.ts'
 import { AUDIT_SCHEMA } from '../publish/events.ts'
 import { ensureTopics, topicOffsets } from '../publish/topic-setup.ts'
+import { kafkaClientOptions, kafkaErrorMessage } from '../publish/kafka-client.ts'
 import type { AuditLog, AuditRecord } from './audit.ts'
 import { copyState, type RouteState, type RouteStatePatch } from './route-state.ts'
 
@@ -136,14 +137,7 @@ export class ControlLog {
     this.#topic = kafka.topics.control
     this.#requestsTopic = `${kafka.topics.control}.requests`
     this.#auditTopic = kafka.topics.audit
-    this.#kafka = new Kafka({
-      clientId: `${kafka.clientId}-control`,
-      brokers: [...kafka.brokers],
-      connectionTimeout: 1000,
-      requestTimeout: 5000,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
-      logLevel: logLevel.NOTHING,
-    })
+    this.#kafka = new Kafka(kafkaClientOptions(kafka, 'control', { connectionTimeout: 1000, requestTimeout: 5000, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } }))
     this.#admin = this.#kafka.admin()
     this.#producer = this.#kafka.producer({ allowAutoTopicCreation: false })
     // a group of this process's own: every replica reads the whole topic
@@ -180,7 +174,7 @@ export class ControlLog {
       work.catch(() => undefined)
       await this.close()
       if (err instanceof CutoverError) throw err
-      throw new CutoverError('CUTOVER_CONTROL_UNAVAILABLE', `cannot read the control topic ${this.#topic} from ${this.#config.kafka?.brokers.join(',')}: ${(err as Error).message}`, { cause: err })
+      throw new CutoverError('CUTOVER_CONTROL_UNAVAILABLE', `cannot read the control topic ${this.#topic} from ${this.#config.kafka?.brokers.join(',')}: ${this.#config.kafka === undefined ? String(err) : kafkaErrorMessage(err, this.#config.kafka)}`)
     } finally {
       clearTimeout(timer)
     }

@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
 import type { Publisher } from '../publish/publisher.ts'
+import { kafkaErrorMessage } from '../publish/kafka-client.ts'
 import { IdFile, idFileName, readIdFiles } from './id-file.ts'
 import { MemoryIdMap, type IdPair } from './id-map.ts'
 import { idEvent, idKey, readIdTopic, type IdTopicReader } from './id-topic.ts'
@@ -44,7 +45,7 @@ async function loadInto(config: CutoverConfig, log: Logger, follow: boolean): Pr
       topic = await readIdTopic(config, record, { follow })
       log.info({ topic: config.kafka.topics.ids, pairs: topic.read }, 'id pairs loaded from Kafka')
     } catch (err) {
-      log.warn({ err, topic: config.kafka.topics.ids }, 'id topic not readable: starting with the pairs in the local file')
+      log.warn({ reason: kafkaErrorMessage(err, config.kafka), topic: config.kafka.topics.ids }, 'id topic not readable: starting with the pairs in the local file')
     }
   }
   return { map, lines, topic }

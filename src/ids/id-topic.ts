@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { Kafka, logLevel } from 'kafkajs'
+import { Kafka } from 'kafkajs'
 import type { CutoverConfig } from '../config/schema.ts'
 import { ID_SCHEMA, type IdPairEvent } from '../publish/events.ts'
 import { ensureTopics, topicOffsets } from '../publish/topic-setup.ts'
+import { kafkaClientOptions } from '../publish/kafka-client.ts'
 import type { IdPair } from './id-map.ts'
 
 /** How long start waits for the id topic before going on with the local file alone. */
@@ -41,13 +42,7 @@ export async function readIdTopic(
   const timeoutMs = options.timeoutMs ?? ID_TOPIC_LOAD_MS
   const follow = options.follow ?? false
   if (kafka === undefined) return { read: 0, stop: async () => undefined }
-  const client = new Kafka({
-    clientId: `${kafka.clientId}-ids`,
-    brokers: [...kafka.brokers],
-    connectionTimeout: 1000,
-    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
-    logLevel: logLevel.NOTHING,
-  })
+  const client = new Kafka(kafkaClientOptions(kafka, 'ids', { connectionTimeout: 1000, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } }))
   const topic = kafka.topics.ids
   const admin = client.admin()
   // a group of this reader's own: every process reads the whole topic; the group is deleted on stop

@@ -1,8 +1,9 @@
-import { Kafka, logLevel, type Producer, type Message } from 'kafkajs'
+import { Kafka, type Producer, type Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import type { OutgoingRecord, Topic } from './events.ts'
+import { isKafkaSetupFailure, kafkaClientOptions, kafkaErrorMessage, type KafkaSettings } from './kafka-client.ts'
 import { Spool } from './spool.ts'
 
 
@@ -99,6 +100,7 @@ export class SpoolPublisher extends SpoolingPublisher {
  */
 export class KafkaPublisher extends SpoolingPublisher {
   readonly #kafka: Kafka
+  readonly #settings: KafkaSettings
   readonly #topics: Record<Topic, string>
   readonly #queueSize: number
   #producer: Producer | null = null
@@ -109,6 +111,8 @@ export class KafkaPublisher extends SpoolingPublisher {
   #recovering: Promise<void> | null = null
   #closed = false
   #retryTimer: NodeJS.Timeout | null = null
+  /** the last setup failure logged (credentials, certificate): logged again only when it changes */
+  #setupFailure: string | null = null
 
   private constructor(deps: PublisherDeps) {
     super(deps)
@@ -116,15 +120,15 @@ export class KafkaPublisher extends SpoolingPublisher {
     if (kafka === undefined) throw new Error('KafkaPublisher needs kafka in the config')
     this.#topics = { ...kafka.topics }
     this.#queueSize = deps.config.spool.queueSize
-    this.#kafka = new Kafka({
-      clientId: kafka.clientId,
-      brokers: [...kafka.brokers],
-      connectionTimeout: 1000,
-      requestTimeout: 5000,
-      // fail fast into the spool rather than holding events in memory through long retries
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
-      logLevel: logLevel.NOTHING,
-    })
+    this.#settings = kafka
+    this.#kafka = new Kafka(
+      kafkaClientOptions(kafka, null, {
+        connectionTimeout: 1000,
+        requestTimeout: 5000,
+        // fail fast into the spool rather than holding events in memory through long retries
+        retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+      }),
+    )
   }
 
   static async create(deps: PublisherDeps): Promise<KafkaPublisher> {
@@ -191,7 +195,7 @@ export class KafkaPublisher extends SpoolingPublisher {
   }
 
   #enterSpoolMode(err: unknown): void {
-    if (this.#mode === 'memory') this.log.warn({ err }, 'Kafka unavailable: spooling events to disk')
+    if (this.#mode === 'memory') this.log.warn({ reason: kafkaErrorMessage(err, this.#settings) }, 'Kafka unavailable: spooling events to disk')
     this.#mode = 'spool'
     const queued = this.#queue
     this.#queue = []
@@ -208,10 +212,28 @@ export class KafkaPublisher extends SpoolingPublisher {
       })
       .catch((err: unknown) => {
         this.#recovering = null
-        this.log.debug({ err }, 'Kafka still unavailable')
+        this.#logUnavailable(err)
         void this.#disconnect()
         this.#scheduleRetry()
       })
+  }
+
+  /**
+   * Wrong credentials or a refused certificate never fix themselves: said once at error level,
+   * in one line without the kafkajs stack. Anything else (a broker down) is retried quietly.
+   */
+  #logUnavailable(err: unknown): void {
+    const reason = kafkaErrorMessage(err, this.#settings)
+    if (!isKafkaSetupFailure(err)) {
+      this.log.debug({ reason }, 'Kafka still unavailable')
+      return
+    }
+    if (reason === this.#setupFailure) {
+      this.log.debug('Kafka still unavailable')
+      return
+    }
+    this.#setupFailure = reason
+    this.log.error(`${reason}: events go to the spool until this is fixed`)
   }
 
   #scheduleRetry(): void {
@@ -236,6 +258,7 @@ export class KafkaPublisher extends SpoolingPublisher {
       const producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true })
       await producer.connect()
       this.#producer = producer
+      this.#setupFailure = null
     }
     for (;;) {
       if (this.#closed) return

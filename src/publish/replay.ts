@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Kafka, logLevel, type KafkaMessage, type Message, type Producer } from 'kafkajs'
+import { Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs'
 import { request } from 'undici'
 import type { Dispatcher } from 'undici'
 import type { CutoverConfig } from '../config/schema.ts'
@@ -11,6 +11,7 @@ import { ReplayBackendHealth, DOWN_AFTER } from './replay-backend-health.ts'
 import { verdictOf, type ResendVerdict } from './replay-verdict.ts'
 import { inWindow, windowProblem, type ReplayWindow } from './replay-window.ts'
 import { readToEnd } from './topic-reader.ts'
+import { asKafkaError, kafkaClientOptions, type KafkaSettings } from './kafka-client.ts'
 import { replayedPair } from '../ids/replayed-pair.ts'
 import type { IdPair } from '../ids/id-map.ts'
 import { idEvent, idKey } from '../ids/id-topic.ts'
@@ -108,8 +109,17 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   if (kafka === undefined) throw new CutoverError('CUTOVER_CONFIG_INVALID', 'replay needs kafka in the config (or CUTOVER_KAFKA_BROKERS)')
   const problem = windowProblem(opts.window ?? {})
   if (problem !== null) throw new CutoverError('CUTOVER_INVALID_INPUT', problem)
+  try {
+    return await replayWith(opts, kafka)
+  } catch (err) {
+    // a wrong password or an untrusted certificate in one line, not a kafkajs stack
+    throw asKafkaError(err, kafka)
+  }
+}
+
+async function replayWith(opts: ReplayOptions, kafka: KafkaSettings): Promise<ReplaySummary> {
   const { topics } = kafka
-  const client = new Kafka({ clientId: `${kafka.clientId}-replay`, brokers: [...kafka.brokers], logLevel: logLevel.NOTHING, retry: { retries: 3 } })
+  const client = new Kafka(kafkaClientOptions(kafka, 'replay', { retry: { retries: 3 } }))
   const summary: ReplaySummary = { read: 0, listed: 0, sent: 0, dead: 0, pending: 0, done: 0, doneDead: 0 }
 
   const admin = client.admin()

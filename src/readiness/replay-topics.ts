@@ -1,5 +1,6 @@
-import { Kafka, logLevel, type Admin } from 'kafkajs'
+import { Kafka, type Admin } from 'kafkajs'
 import type { CutoverConfig } from '../config/schema.ts'
+import { kafkaClientOptions } from '../publish/kafka-client.ts'
 import { REPLAY_GROUP_SUFFIX } from '../publish/replay.ts'
 
 /** A console polls every 2 s: Kafka is asked at most this often. */
@@ -29,7 +30,7 @@ export class ReplayTopics {
   #inFlight: Promise<ReplayTopicCounts | null> | null = null
 
   private constructor(kafka: NonNullable<CutoverConfig['kafka']>) {
-    this.#kafka = new Kafka({ clientId: `${kafka.clientId}-readiness`, brokers: [...kafka.brokers], logLevel: logLevel.NOTHING, connectionTimeout: 1000, retry: { retries: 0 } })
+    this.#kafka = new Kafka(kafkaClientOptions(kafka, 'readiness', { connectionTimeout: 1000, retry: { retries: 0 } }))
     this.#replay = kafka.topics.replay
     this.#dead = kafka.topics.replayDead
     this.#group = `${kafka.clientId}${REPLAY_GROUP_SUFFIX}`

@@ -1,6 +1,8 @@
-import { randomUUID } from 'node:crypto'
-import { Kafka, logLevel, type Consumer } from 'kafkajs'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { Kafka, logLevel, type Consumer, type KafkaConfig } from 'kafkajs'
 import { inject } from 'vitest'
+import { startBroker, type KafkaBroker } from '../../scripts/kafka-broker.ts'
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1'
 
@@ -17,6 +19,51 @@ export function topicsFor(prefix: string): { diffs: string; replay: string; cont
   return { diffs: name('diffs'), replay: name('replay'), control: name('control'), audit: name('audit'), ids: name('ids'), replayDead: name('replay.dead'), replayDone: name('replay.done') }
 }
 
+/** How a test client reaches a secure listener: kafkajs `ssl` and `sasl` options. */
+export type ClientAuth = Pick<KafkaConfig, 'ssl' | 'sasl'>
+
+export interface SecureBroker {
+  /** the PLAINTEXT listener (no authentication) */
+  readonly plaintext: string
+  /** SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 */
+  readonly sasl: string
+  /** SSL, certificate signed by `caFile` */
+  readonly ssl: string
+  /** SASL_SSL */
+  readonly saslSsl: string
+  /** PEM file of the CA the broker's certificate is signed with */
+  readonly caFile: string
+  /** the one SASL user; its password is random per broker, so a test can look for it in output */
+  readonly user: { readonly name: string; readonly password: string }
+  /** kafkajs options logging in as `user` with `mechanism` (over TLS with the CA when `tls`) */
+  auth(mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', tls?: boolean): ClientAuth
+  readonly broker: KafkaBroker
+  stop(): Promise<void>
+}
+
+/**
+ * A broker of the test file's own with SASL and TLS listeners (scripts/kafka-broker.ts `secure`),
+ * besides the shared plaintext one: the shared broker has no authentication.
+ */
+export async function startSecureBroker(): Promise<SecureBroker> {
+  const user = { name: 'cutover-test', password: `pw-${randomBytes(12).toString('hex')}` }
+  const broker = await startBroker({ secure: { users: [user], tls: true } })
+  const { sasl, ssl, saslSsl, caFile } = broker.secure
+  if (sasl === undefined || ssl === undefined || saslSsl === undefined || caFile === undefined) throw new Error('secure listeners missing')
+  const ca = readFileSync(caFile, 'utf8')
+  return {
+    plaintext: broker.brokers,
+    sasl,
+    ssl,
+    saslSsl,
+    caFile,
+    user,
+    broker,
+    auth: (mechanism, tls = false) => ({ sasl: { mechanism, username: user.name, password: user.password } as KafkaConfig['sasl'], ...(tls ? { ssl: { ca: [ca] } } : {}) }),
+    stop: () => broker.stop(),
+  }
+}
+
 export interface Collected<T> {
   readonly messages: { key: string; value: T }[]
   /** per partition, the offset after the last one read (records, transaction markers, aborted writes) */
@@ -28,10 +75,10 @@ export interface Collected<T> {
  * Reads a topic from the beginning into an array, until stop(). A fresh topic's metadata can lag
  * its creation on a busy broker ("does not host this topic-partition"): setup is retried.
  */
-export async function collect<T = unknown>(topic: string, brokerList: string[] = brokers()): Promise<Collected<T>> {
+export async function collect<T = unknown>(topic: string, brokerList: string[] = brokers(), auth: ClientAuth = {}): Promise<Collected<T>> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await collectOnce<T>(topic, brokerList)
+      return await collectOnce<T>(topic, brokerList, auth)
     } catch (err) {
       if (attempt >= 5) throw err
       await new Promise((r) => setTimeout(r, 200 * attempt))
@@ -39,8 +86,8 @@ export async function collect<T = unknown>(topic: string, brokerList: string[] =
   }
 }
 
-async function collectOnce<T>(topic: string, brokerList: string[]): Promise<Collected<T>> {
-  const kafka = new Kafka({ clientId: 'cutover-test-reader', brokers: brokerList, logLevel: logLevel.NOTHING })
+async function collectOnce<T>(topic: string, brokerList: string[], auth: ClientAuth): Promise<Collected<T>> {
+  const kafka = new Kafka({ clientId: 'cutover-test-reader', brokers: brokerList, logLevel: logLevel.NOTHING, ...auth })
   const admin = kafka.admin()
   await admin.connect()
   try {
