@@ -79,7 +79,8 @@ export class Journal {
   #openBytes = 0
   #lines: string[] = []
   #linesBytes = 0
-  #waiters: ((durable: boolean) => void)[] = []
+  /** what the jobs appended since the last write began wait for: one promise per batch, not per job */
+  #waiting: Batch | null = null
   #loop: Promise<void> | null = null
   /** after a failed write the file may end in half a record: the next batch starts a fresh segment */
   #rewrite = false
@@ -189,9 +190,10 @@ export class Journal {
       this.#kick()
       return NOT_DURABLE
     }
-    const durable = new Promise<boolean>((resolve) => this.#waiters.push(resolve))
+    const batch = (this.#waiting ??= new Batch())
+    batch.jobs++
     this.#kick()
-    return durable
+    return batch.durable
   }
 
   /** The job's secondary answered, or its replay event is durable: it needs no recovery. */
@@ -236,10 +238,10 @@ export class Journal {
         return
       }
       const lines = this.#lines
-      const waiters = this.#waiters
+      const waiters = this.#waiting
       const bytes = this.#linesBytes
       this.#lines = []
-      this.#waiters = []
+      this.#waiting = null
       this.#linesBytes = 0
       const rewrite = this.#rewrite || (this.#size > 0 && this.#size + bytes > Math.max(this.#segmentBytes, 2 * this.#openBytes))
       // a rewrite carries every open job (those of this batch included); done records are not needed there
@@ -249,10 +251,10 @@ export class Journal {
       let stalled = false
       const stall = setTimeout(() => {
         stalled = true
-        this.#metrics.jobs.labels('failed').inc(waiters.length)
+        this.#metrics.jobs.labels('failed').inc(waiters?.jobs ?? 0)
         this.#logError(null, `mirror journal write has not finished in ${JOURNAL_STALL_MS} ms: answering without crash protection`)
         // a promise settles once: the later true or false is ignored
-        for (const w of waiters) w(false)
+        waiters?.settle(false)
       }, JOURNAL_STALL_MS)
       try {
         if (rewrite) await this.#startSegment()
@@ -272,21 +274,22 @@ export class Journal {
         // disk full or I/O error: the waiting clients are answered anyway (their primary has
         // applied the write), the jobs stay in memory and are rewritten by the next batch
         this.#rewrite = true
-        if (!stalled) this.#metrics.jobs.labels('failed').inc(waiters.length)
+        if (!stalled) this.#metrics.jobs.labels('failed').inc(waiters?.jobs ?? 0)
         this.#logError(err, 'mirror journal write failed: writes are mirrored without crash protection until it succeeds')
-        for (const w of waiters) w(false)
+        waiters?.settle(false)
         this.#failing = true
         this.#lines = []
         this.#linesBytes = 0
-        // jobs begun while it ran are not written either
-        const late = this.#waiters.splice(0)
-        this.#metrics.jobs.labels('failed').inc(late.length)
-        for (const w of late) w(false)
+        // jobs begun while it ran (the awaits above, which TypeScript's narrowing cannot see) are not written either
+        const late = this.#waiting as Batch | null
+        this.#waiting = null
+        this.#metrics.jobs.labels('failed').inc(late?.jobs ?? 0)
+        late?.settle(false)
         if (!this.#closed) this.#retry ??= setTimeout(this.#retryWrite, RETRY_MS).unref()
         this.#loop = null
         return
       }
-      for (const w of waiters) w(true)
+      waiters?.settle(true)
     }
   }
 
@@ -318,6 +321,13 @@ export class Journal {
     this.#lastLog = now
     this.#log.error({ err, journalDir: this.dir, pending: this.#open.size, openBytes: this.#openBytes }, msg)
   }
+}
+
+/** The jobs of one durable write: they are on disk together, or not at all. */
+class Batch {
+  jobs = 0
+  settle: (durable: boolean) => void = () => undefined
+  readonly durable = new Promise<boolean>((resolve) => (this.settle = resolve))
 }
 
 async function listSegments(dir: string): Promise<number[]> {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
+import type { Counter } from 'prom-client'
 import type { CapturedResponse } from '../compare/captured-response.ts'
-import { compareResponses, compileCompareOptions, type CompareOptions } from '../compare/comparator.ts'
+import { compareResponses, compileCompareOptions, parseBody, type CompareOptions } from '../compare/comparator.ts'
 import { decodeBody } from '../compare/decode.ts'
 import type { DiffLog } from '../compare/diff-log.ts'
 import { FieldMatcher, formatFieldPath } from '../compare/field-path.ts'
@@ -54,6 +55,7 @@ export interface MirrorJob {
 
 /** `noise`: the answers differed only in learned noise fields (a match for every other purpose) */
 export type MirrorOutcome = 'match' | 'noise' | 'mismatch' | 'error' | 'timeout' | 'skipped'
+const MIRROR_OUTCOMES: readonly MirrorOutcome[] = ['match', 'noise', 'mismatch', 'error', 'timeout', 'skipped']
 
 interface RoutePlan {
   readonly compare: CompareOptions
@@ -118,6 +120,7 @@ function encoded(r: CapturedResponse): boolean {
  */
 export class Mirror {
   readonly #plans = new Map<string, RoutePlan>()
+  readonly #outcomes = new Map<string, Record<MirrorOutcome, Counter.Internal>>()
   readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
   readonly #requestTransforms: ReadonlyMap<string, ReadonlyMap<string, RequestTransform>>
   readonly #publisher: Publisher
@@ -170,7 +173,10 @@ export class Mirror {
         idHit: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'hit') : null,
         idMiss: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'miss') : null,
       })
-      for (const outcome of ['match', 'noise', 'mismatch', 'error', 'timeout', 'skipped'] as const) metrics.mirror.labels(route.id, outcome)
+      // bound once: labels() hashes its values on every call
+      const outcomes = {} as Record<MirrorOutcome, Counter.Internal>
+      for (const outcome of MIRROR_OUTCOMES) outcomes[outcome] = metrics.mirror.labels(route.id, outcome)
+      this.#outcomes.set(route.id, outcomes)
     }
   }
 
@@ -531,7 +537,9 @@ export class Mirror {
   }
 
   #count(route: string, outcome: MirrorOutcome, job?: MirrorJob, primaryFailed = false): void {
-    this.#metrics.mirror.labels(route, outcome).inc()
+    const counter = this.#outcomes.get(route)?.[outcome]
+    if (counter !== undefined) counter.inc()
+    else this.#metrics.mirror.labels(route, outcome).inc()
     const guard = this.#guards?.get(route)
     if (guard === undefined) return
     // the guard judges cloud: a failure of legacy as secondary, or of the primary, is not cloud's
@@ -632,9 +640,6 @@ function round(ms: number | undefined): number | null {
 }
 
 function parseJson(r: CapturedResponse): unknown {
-  try {
-    return JSON.parse(r.body.toString('utf8'))
-  } catch {
-    return undefined
-  }
+  const parsed = parseBody(r)
+  return parsed.ok ? parsed.value : undefined
 }
