@@ -52,6 +52,12 @@ const NOT_DURABLE = Promise.resolve(false)
 const DSYNC: number | undefined = (constants as { O_DSYNC?: number }).O_DSYNC
 const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (DSYNC ?? 0)
 const LOG_EVERY_MS = 10_000
+/**
+ * Done records nobody waits for ride along with the next job batch; with no job coming they are
+ * written this long after the first of them. A done-only write of its own would make the next
+ * job batch (whose clients wait) queue behind it.
+ */
+export const JOURNAL_DONE_DELAY_MS = 50
 
 /**
  * The mirror journal: a local append-only log of mirrored writes, so that a write whose client
@@ -59,7 +65,9 @@ const LOG_EVERY_MS = 10_000
  * fsync'd) before the client's answer is released; a `done` record follows once the secondary
  * answered or the write's replay event is durable. Appends are group-committed: one write + one
  * fsync per batch, where a batch is everything appended while the previous fsync ran, so the
- * cost is per batch and batches grow with load. When the current segment outgrows
+ * cost is per batch and batches grow with load; the jobs of a batch share one promise. `done`
+ * records are not waited for, so they never start a write of their own at once: they go with the
+ * next job batch, or JOURNAL_DONE_DELAY_MS later. When the current segment outgrows
  * `segmentBytes`, the open jobs (few: bounded by the mirror's in-flight limit plus the publish
  * backlog) are rewritten into a fresh segment and the old one is deleted, so the journal on disk
  * stays about one segment plus the open jobs.
@@ -79,6 +87,11 @@ export class Journal {
   #openBytes = 0
   #lines: string[] = []
   #linesBytes = 0
+  /** job records among #lines: a batch is written for them at once, done records alone wait */
+  #lineJobs = 0
+  #doneTimer: NodeJS.Timeout | null = null
+  /** the done timer fired: the done records go even without a job */
+  #doneDue = false
   /** what the jobs appended since the last write began wait for: one promise per batch, not per job */
   #waiting: Batch | null = null
   #loop: Promise<void> | null = null
@@ -185,6 +198,7 @@ export class Journal {
     }
     this.#lines.push(line)
     this.#linesBytes += size
+    this.#lineJobs++
     if (this.#writeStarted !== 0 && performance.now() - this.#writeStarted > JOURNAL_STALL_MS) {
       this.#metrics.jobs.labels('failed').inc()
       this.#kick()
@@ -208,6 +222,13 @@ export class Journal {
     const line = `{"t":"done","id":${JSON.stringify(id)}}\n`
     this.#lines.push(line)
     this.#linesBytes += line.length
+    if (this.#lineJobs > 0 || this.#loop !== null) return
+    this.#doneTimer ??= setTimeout(this.#writeDone, JOURNAL_DONE_DELAY_MS).unref()
+  }
+
+  readonly #writeDone = (): void => {
+    this.#doneTimer = null
+    this.#doneDue = true
     this.#kick()
   }
 
@@ -216,6 +237,7 @@ export class Journal {
     if (this.#closed) return
     this.#closed = true
     if (this.#retry !== null) clearTimeout(this.#retry)
+    if (this.#doneTimer !== null) clearTimeout(this.#doneTimer)
     await this.#loop
     if (this.#lines.length > 0) {
       this.#kick()
@@ -233,8 +255,11 @@ export class Journal {
     // whatever is appended while a write runs forms the next batch
     await Promise.resolve()
     for (;;) {
-      if (this.#lines.length === 0 && !this.#rewrite) {
+      const due = this.#lineJobs > 0 || this.#doneDue || this.#closed
+      if ((this.#lines.length === 0 || !due) && !this.#rewrite) {
         this.#loop = null
+        // only done records are left: they wait for the next job, or the done timer
+        if (this.#lines.length > 0) this.#doneTimer ??= setTimeout(this.#writeDone, JOURNAL_DONE_DELAY_MS).unref()
         return
       }
       const lines = this.#lines
@@ -243,6 +268,12 @@ export class Journal {
       this.#lines = []
       this.#waiting = null
       this.#linesBytes = 0
+      this.#lineJobs = 0
+      this.#doneDue = false
+      if (this.#doneTimer !== null) {
+        clearTimeout(this.#doneTimer)
+        this.#doneTimer = null
+      }
       const rewrite = this.#rewrite || (this.#size > 0 && this.#size + bytes > Math.max(this.#segmentBytes, 2 * this.#openBytes))
       // a rewrite carries every open job (those of this batch included); done records are not needed there
       const text = rewrite ? [...this.#open.values()].map((e) => e.line).join('') : lines.join('')
@@ -280,6 +311,7 @@ export class Journal {
         this.#failing = true
         this.#lines = []
         this.#linesBytes = 0
+        this.#lineJobs = 0
         // jobs begun while it ran (the awaits above, which TypeScript's narrowing cannot see) are not written either
         const late = this.#waiting as Batch | null
         this.#waiting = null
