@@ -11,7 +11,7 @@ import type { CutoverConfig } from '../config/schema.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { DIFF_SCHEMA, REPLAY_SCHEMA, type DiffEvent, type DiffKind, type ReplayEvent } from '../publish/events.ts'
 import type { Publisher } from '../publish/publisher.ts'
-import { isSecretPath, redactHeaders, redactJson, REDACTED } from '../publish/redact.ts'
+import { isSecretPath, redactJson, REDACTED, SECRET_HEADERS } from '../publish/redact.ts'
 import type { Upstream } from '../proxy/upstreams.ts'
 import type { BackendBreaker, BreakerTicket } from '../resilience/breaker.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
@@ -602,10 +602,11 @@ export class Mirror {
   }
 
   #replayEvent(job: MirrorJob, reason: ReplayEvent['reason'], prepared: Prepared, primary: CapturedResponse | null, plan: RoutePlan, unknown: boolean): ReplayEvent {
+    // lower-cased and redacted in one pass (redactHeaders' rule)
     const h: Record<string, string> = {}
     for (let i = 0; i < prepared.headers.length; i += 2) {
       const name = (prepared.headers[i] as string).toLowerCase()
-      if (name !== 'content-length') h[name] = prepared.headers[i + 1] as string
+      if (name !== 'content-length') h[name] = SECRET_HEADERS.has(name) ? REDACTED : (prepared.headers[i + 1] as string)
     }
     const event: ReplayEvent = {
       schema: REPLAY_SCHEMA,
@@ -615,7 +616,7 @@ export class Mirror {
       backend: job.secondary.name,
       method: job.method,
       path: prepared.path,
-      headers: redactHeaders(h),
+      headers: h,
       body: prepared.body === null ? '' : prepared.body.toString('base64'),
       idempotencyKey: job.idempotencyKey ?? '',
       requestId: job.requestId,
