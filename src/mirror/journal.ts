@@ -64,7 +64,8 @@ export const JOURNAL_DONE_DELAY_MS = 50
  * got its answer still reaches the secondary after a crash. A `job` record is written (and
  * fsync'd) before the client's answer is released; a `done` record follows once the secondary
  * answered or the write's replay event is durable. Appends are group-committed: one write + one
- * fsync per batch, where a batch is everything appended while the previous fsync ran, so the
+ * fsync per batch, where a batch is everything appended while the previous fsync ran or in the
+ * same turn of the event loop, so the
  * cost is per batch and batches grow with load; the jobs of a batch share one promise. `done`
  * records are not waited for, so they never start a write of their own at once: they go with the
  * next job batch, or JOURNAL_DONE_DELAY_MS later. When the current segment outgrows
@@ -251,10 +252,11 @@ export class Journal {
   }
 
   async #drain(): Promise<void> {
-    // the first record goes at once (no timer: an idle gateway waits one write, not a tick more);
-    // whatever is appended while a write runs forms the next batch
-    await Promise.resolve()
+    // each batch is taken after the current turn of the event loop's I/O callbacks (setImmediate,
+    // not a timer: an idle gateway waits one write, not a millisecond more), so the answers that
+    // arrived together share a write; whatever is appended while a write runs joins the next one
     for (;;) {
+      await nextTurn()
       const due = this.#lineJobs > 0 || this.#doneDue || this.#closed
       if ((this.#lines.length === 0 || !due) && !this.#rewrite) {
         this.#loop = null
@@ -360,6 +362,10 @@ class Batch {
   jobs = 0
   settle: (durable: boolean) => void = () => undefined
   readonly durable = new Promise<boolean>((resolve) => (this.settle = resolve))
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 async function listSegments(dir: string): Promise<number[]> {
