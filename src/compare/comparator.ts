@@ -58,14 +58,30 @@ function isJson(headers: CapturedResponse['headers']): boolean {
   return typeof ct === 'string' && /[/+]json\b/i.test(ct)
 }
 
-export function parse(r: CapturedResponse): { ok: true; value: unknown } | { ok: false } {
-  if (r.truncated || !isJson(r.headers)) return { ok: false }
+type Parsed = { ok: true; value: unknown } | { ok: false }
+const NOT_JSON: Parsed = { ok: false }
+/** One parse per answer, however many readers it has (ids, propagate, the comparison); the values are never mutated. */
+const parsedBodies = new WeakMap<CapturedResponse, Parsed>()
+
+/** The answer's body as JSON, when it is JSON and was kept whole. */
+export function parse(r: CapturedResponse): Parsed {
+  if (r.truncated || !isJson(r.headers)) return NOT_JSON
+  return parseBody(r)
+}
+
+/** The body parsed as JSON whatever its content-type (an empty body: undefined), parsed at most once. */
+export function parseBody(r: CapturedResponse): Parsed {
   if (r.body.length === 0) return { ok: true, value: undefined }
-  try {
-    return { ok: true, value: JSON.parse(r.body.toString('utf8')) }
-  } catch {
-    return { ok: false }
+  let parsed = parsedBodies.get(r)
+  if (parsed === undefined) {
+    try {
+      parsed = { ok: true, value: JSON.parse(r.body.toString('utf8')) }
+    } catch {
+      parsed = NOT_JSON
+    }
+    parsedBodies.set(r, parsed)
   }
+  return parsed
 }
 
 function digest(r: CapturedResponse): { length: number; sha256: string } {
@@ -76,6 +92,13 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v
 }
 
+function identical(a: CapturedResponse, b: CapturedResponse): boolean {
+  return !a.truncated && !b.truncated && a.body.length === b.body.length && a.body.equals(b.body)
+}
+
+/** The result of comparing two equal answers; shared, so never to be changed by its readers. */
+const EQUAL: CompareResult = Object.freeze({ differences: [], groups: [], total: 0, noise: 0, truncated: false })
+
 const STATUS: Segment[] = ['status']
 const BODY: Segment[] = ['body']
 
@@ -84,6 +107,9 @@ const BODY: Segment[] = ['body']
  * JSON structurally, anything else by length and SHA-256. `learned` is the route's learned noise.
  */
 export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts: CompareOptions, learned?: FieldMatcher, extra?: CompareExtra): CompareResult {
+  // byte-identical answers (the common case of a healthy migration) are equal without parsing or
+  // building anything: same status, no compared headers, same bytes
+  if (a.status === b.status && opts.headers.length === 0 && identical(a, b)) return EQUAL
   const sink = new DifferenceSink(opts.maxExamples)
   const diff: JsonDiffOptions = {
     ignore: opts.ignore,
@@ -101,9 +127,8 @@ export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts:
     if (va !== undefined && vb !== undefined && diff.learned?.matchesExactly(path) === true) sink.noise++
     else sink.add(path, va === undefined ? 'extra' : vb === undefined ? 'missing' : 'changed', va, vb, va !== undefined && vb !== undefined)
   }
-  // byte-identical bodies (the common case of a healthy migration) are equal without parsing
-  const same = !a.truncated && !b.truncated && a.body.length === b.body.length && a.body.equals(b.body)
-  if (!same && !opts.ignore.matches(BODY)) {
+  // byte-identical bodies are equal without parsing
+  if (!identical(a, b) && !opts.ignore.matches(BODY)) {
     const pa = parse(a)
     const pb = parse(b)
     if (pa.ok && pb.ok) jsonDiff(pa.value, pb.value, ['body'], diff, sink)

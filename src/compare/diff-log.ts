@@ -108,13 +108,11 @@ export class DiffLog {
       this.#group(event, null, event.kind, 1, null)
       return
     }
-    for (const g of fields) {
-      const example = event.differences.find((d) => d.kind === g.kind && formatFieldPath(generalise(parseFieldPath(d.path))) === g.path)
-      this.#group(event, g.path, g.kind, g.count, example ?? null)
-    }
+    for (const g of fields) this.#group(event, g.path, g.kind, g.count, g)
   }
 
-  #group(e: DiffEvent, field: string | null, kind: string, count: number, example: DiffEvent['differences'][number] | null): void {
+  /** `of`: the event's field group this summary group counts; its example is looked for only when the group is new. */
+  #group(e: DiffEvent, field: string | null, kind: string, count: number, of: { path: string; kind: string } | null): void {
     const key = groupKey(e.route, e.method, field, kind)
     const have = this.#groups.get(key)
     if (have !== undefined) {
@@ -126,6 +124,7 @@ export class DiffLog {
       this.#dropped++
       return
     }
+    const example = of === null ? null : (e.differences.find((d) => d.kind === of.kind && formatFieldPath(generalise(parseFieldPath(d.path))) === of.path) ?? null)
     const values: Record<string, unknown> = {}
     if (example !== null) {
       values[e.primary] = example[e.primary]

@@ -52,14 +52,23 @@ const NOT_DURABLE = Promise.resolve(false)
 const DSYNC: number | undefined = (constants as { O_DSYNC?: number }).O_DSYNC
 const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (DSYNC ?? 0)
 const LOG_EVERY_MS = 10_000
+/**
+ * Done records nobody waits for ride along with the next job batch; with no job coming they are
+ * written this long after the first of them. A done-only write of its own would make the next
+ * job batch (whose clients wait) queue behind it.
+ */
+export const JOURNAL_DONE_DELAY_MS = 50
 
 /**
  * The mirror journal: a local append-only log of mirrored writes, so that a write whose client
  * got its answer still reaches the secondary after a crash. A `job` record is written (and
  * fsync'd) before the client's answer is released; a `done` record follows once the secondary
  * answered or the write's replay event is durable. Appends are group-committed: one write + one
- * fsync per batch, where a batch is everything appended while the previous fsync ran, so the
- * cost is per batch and batches grow with load. When the current segment outgrows
+ * fsync per batch, where a batch is everything appended while the previous fsync ran or in the
+ * same turn of the event loop, so the
+ * cost is per batch and batches grow with load; the jobs of a batch share one promise. `done`
+ * records are not waited for, so they never start a write of their own at once: they go with the
+ * next job batch, or JOURNAL_DONE_DELAY_MS later. When the current segment outgrows
  * `segmentBytes`, the open jobs (few: bounded by the mirror's in-flight limit plus the publish
  * backlog) are rewritten into a fresh segment and the old one is deleted, so the journal on disk
  * stays about one segment plus the open jobs.
@@ -79,7 +88,13 @@ export class Journal {
   #openBytes = 0
   #lines: string[] = []
   #linesBytes = 0
-  #waiters: ((durable: boolean) => void)[] = []
+  /** job records among #lines: a batch is written for them at once, done records alone wait */
+  #lineJobs = 0
+  #doneTimer: NodeJS.Timeout | null = null
+  /** the done timer fired: the done records go even without a job */
+  #doneDue = false
+  /** what the jobs appended since the last write began wait for: one promise per batch, not per job */
+  #waiting: Batch | null = null
   #loop: Promise<void> | null = null
   /** after a failed write the file may end in half a record: the next batch starts a fresh segment */
   #rewrite = false
@@ -184,14 +199,16 @@ export class Journal {
     }
     this.#lines.push(line)
     this.#linesBytes += size
+    this.#lineJobs++
     if (this.#writeStarted !== 0 && performance.now() - this.#writeStarted > JOURNAL_STALL_MS) {
       this.#metrics.jobs.labels('failed').inc()
       this.#kick()
       return NOT_DURABLE
     }
-    const durable = new Promise<boolean>((resolve) => this.#waiters.push(resolve))
+    const batch = (this.#waiting ??= new Batch())
+    batch.jobs++
     this.#kick()
-    return durable
+    return batch.durable
   }
 
   /** The job's secondary answered, or its replay event is durable: it needs no recovery. */
@@ -206,6 +223,13 @@ export class Journal {
     const line = `{"t":"done","id":${JSON.stringify(id)}}\n`
     this.#lines.push(line)
     this.#linesBytes += line.length
+    if (this.#lineJobs > 0 || this.#loop !== null) return
+    this.#doneTimer ??= setTimeout(this.#writeDone, JOURNAL_DONE_DELAY_MS).unref()
+  }
+
+  readonly #writeDone = (): void => {
+    this.#doneTimer = null
+    this.#doneDue = true
     this.#kick()
   }
 
@@ -214,6 +238,7 @@ export class Journal {
     if (this.#closed) return
     this.#closed = true
     if (this.#retry !== null) clearTimeout(this.#retry)
+    if (this.#doneTimer !== null) clearTimeout(this.#doneTimer)
     await this.#loop
     if (this.#lines.length > 0) {
       this.#kick()
@@ -227,20 +252,30 @@ export class Journal {
   }
 
   async #drain(): Promise<void> {
-    // the first record goes at once (no timer: an idle gateway waits one write, not a tick more);
-    // whatever is appended while a write runs forms the next batch
-    await Promise.resolve()
+    // each batch is taken after the current turn of the event loop's I/O callbacks (setImmediate,
+    // not a timer: an idle gateway waits one write, not a millisecond more), so the answers that
+    // arrived together share a write; whatever is appended while a write runs joins the next one
     for (;;) {
-      if (this.#lines.length === 0 && !this.#rewrite) {
+      await nextTurn()
+      const due = this.#lineJobs > 0 || this.#doneDue || this.#closed
+      if ((this.#lines.length === 0 || !due) && !this.#rewrite) {
         this.#loop = null
+        // only done records are left: they wait for the next job, or the done timer
+        if (this.#lines.length > 0) this.#doneTimer ??= setTimeout(this.#writeDone, JOURNAL_DONE_DELAY_MS).unref()
         return
       }
       const lines = this.#lines
-      const waiters = this.#waiters
+      const waiters = this.#waiting
       const bytes = this.#linesBytes
       this.#lines = []
-      this.#waiters = []
+      this.#waiting = null
       this.#linesBytes = 0
+      this.#lineJobs = 0
+      this.#doneDue = false
+      if (this.#doneTimer !== null) {
+        clearTimeout(this.#doneTimer)
+        this.#doneTimer = null
+      }
       const rewrite = this.#rewrite || (this.#size > 0 && this.#size + bytes > Math.max(this.#segmentBytes, 2 * this.#openBytes))
       // a rewrite carries every open job (those of this batch included); done records are not needed there
       const text = rewrite ? [...this.#open.values()].map((e) => e.line).join('') : lines.join('')
@@ -249,10 +284,10 @@ export class Journal {
       let stalled = false
       const stall = setTimeout(() => {
         stalled = true
-        this.#metrics.jobs.labels('failed').inc(waiters.length)
+        this.#metrics.jobs.labels('failed').inc(waiters?.jobs ?? 0)
         this.#logError(null, `mirror journal write has not finished in ${JOURNAL_STALL_MS} ms: answering without crash protection`)
         // a promise settles once: the later true or false is ignored
-        for (const w of waiters) w(false)
+        waiters?.settle(false)
       }, JOURNAL_STALL_MS)
       try {
         if (rewrite) await this.#startSegment()
@@ -272,21 +307,23 @@ export class Journal {
         // disk full or I/O error: the waiting clients are answered anyway (their primary has
         // applied the write), the jobs stay in memory and are rewritten by the next batch
         this.#rewrite = true
-        if (!stalled) this.#metrics.jobs.labels('failed').inc(waiters.length)
+        if (!stalled) this.#metrics.jobs.labels('failed').inc(waiters?.jobs ?? 0)
         this.#logError(err, 'mirror journal write failed: writes are mirrored without crash protection until it succeeds')
-        for (const w of waiters) w(false)
+        waiters?.settle(false)
         this.#failing = true
         this.#lines = []
         this.#linesBytes = 0
-        // jobs begun while it ran are not written either
-        const late = this.#waiters.splice(0)
-        this.#metrics.jobs.labels('failed').inc(late.length)
-        for (const w of late) w(false)
+        this.#lineJobs = 0
+        // jobs begun while it ran (the awaits above, which TypeScript's narrowing cannot see) are not written either
+        const late = this.#waiting as Batch | null
+        this.#waiting = null
+        this.#metrics.jobs.labels('failed').inc(late?.jobs ?? 0)
+        late?.settle(false)
         if (!this.#closed) this.#retry ??= setTimeout(this.#retryWrite, RETRY_MS).unref()
         this.#loop = null
         return
       }
-      for (const w of waiters) w(true)
+      waiters?.settle(true)
     }
   }
 
@@ -318,6 +355,17 @@ export class Journal {
     this.#lastLog = now
     this.#log.error({ err, journalDir: this.dir, pending: this.#open.size, openBytes: this.#openBytes }, msg)
   }
+}
+
+/** The jobs of one durable write: they are on disk together, or not at all. */
+class Batch {
+  jobs = 0
+  settle: (durable: boolean) => void = () => undefined
+  readonly durable = new Promise<boolean>((resolve) => (this.settle = resolve))
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 async function listSegments(dir: string): Promise<number[]> {

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
-import type { Dispatcher } from 'undici'
-import { BodyCollector, type CapturedResponse } from '../compare/captured-response.ts'
-import { compareResponses, compileCompareOptions, type CompareOptions } from '../compare/comparator.ts'
+import type { Counter } from 'prom-client'
+import type { CapturedResponse } from '../compare/captured-response.ts'
+import { compareResponses, compileCompareOptions, parseBody, type CompareOptions } from '../compare/comparator.ts'
 import { decodeBody } from '../compare/decode.ts'
 import type { DiffLog } from '../compare/diff-log.ts'
 import { FieldMatcher, formatFieldPath } from '../compare/field-path.ts'
@@ -12,12 +11,13 @@ import type { CutoverConfig } from '../config/schema.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { DIFF_SCHEMA, REPLAY_SCHEMA, type DiffEvent, type DiffKind, type ReplayEvent } from '../publish/events.ts'
 import type { Publisher } from '../publish/publisher.ts'
-import { isSecretPath, redactHeaders, redactJson, REDACTED } from '../publish/redact.ts'
+import { isSecretPath, redactJson, REDACTED, SECRET_HEADERS } from '../publish/redact.ts'
 import type { Upstream } from '../proxy/upstreams.ts'
-import type { BackendBreaker } from '../resilience/breaker.ts'
+import type { BackendBreaker, BreakerTicket } from '../resilience/breaker.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
 import { compilePropagations, getPath, setPath, type Propagation } from './propagate.ts'
 import { WriteClock } from './write-clock.ts'
+import { callHeaders, callOnce, SecondaryCall, type CallListener, type CallResult } from './secondary-call.ts'
 import type { IdStore } from '../ids/id-store.ts'
 import { readId } from '../ids/id-source.ts'
 import { PendingCreates } from '../ids/pending-creates.ts'
@@ -55,6 +55,7 @@ export interface MirrorJob {
 
 /** `noise`: the answers differed only in learned noise fields (a match for every other purpose) */
 export type MirrorOutcome = 'match' | 'noise' | 'mismatch' | 'error' | 'timeout' | 'skipped'
+const MIRROR_OUTCOMES: readonly MirrorOutcome[] = ['match', 'noise', 'mismatch', 'error', 'timeout', 'skipped']
 
 interface RoutePlan {
   readonly compare: CompareOptions
@@ -76,9 +77,39 @@ interface Prepared {
   readonly translation: Translation | null
 }
 
-type Call = { ok: true; response: CapturedResponse } | { ok: false; timeout: boolean; error: Error; latencyMs: number }
+/**
+ * One mirrored exchange from the primary's answer to its outcome: decoded → prepared → journalled
+ * → sent → judged → finished (or skipped / failed, then finished). One object per exchange,
+ * carried through the secondary call as its context, so no step needs a closure of its own.
+ */
+class Flight {
+  primary: CapturedResponse | null = null
+  prepared: Prepared | null = null
+  /** the write's journalled replay event (null: not journalled) */
+  event: ReplayEvent | null = null
+  ticket: BreakerTicket | undefined = undefined
+  finished = false
 
-const RESPONSE_SKIP = new Set(['content-length', 'transfer-encoding', 'connection'])
+  constructor(
+    readonly job: MirrorJob,
+    readonly plan: RoutePlan,
+    readonly unknown: boolean,
+    readonly skip: boolean,
+    /** PendingCreates' mark when the exchange started: the creates an unknown id may wait for */
+    readonly mark: number,
+    /** ends this exchange's own create (PendingCreates), if it is one */
+    readonly created: (() => void) | null,
+    /** a write that the journal keeps until the secondary has it */
+    readonly journals: boolean,
+  ) {}
+}
+
+function noop(): void {}
+
+/** The answer carries a content-encoding: decodeBody must run (on the threadpool) before anything reads it. */
+function encoded(r: CapturedResponse): boolean {
+  return r.headers['content-encoding'] !== undefined
+}
 
 /**
  * Runs the secondary half of dual-write, off the client's path: resends the request to the
@@ -89,6 +120,7 @@ const RESPONSE_SKIP = new Set(['content-length', 'transfer-encoding', 'connectio
  */
 export class Mirror {
   readonly #plans = new Map<string, RoutePlan>()
+  readonly #outcomes = new Map<string, Record<MirrorOutcome, Counter.Internal>>()
   readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
   readonly #requestTransforms: ReadonlyMap<string, ReadonlyMap<string, RequestTransform>>
   readonly #publisher: Publisher
@@ -141,7 +173,10 @@ export class Mirror {
         idHit: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'hit') : null,
         idMiss: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'miss') : null,
       })
-      for (const outcome of ['match', 'noise', 'mismatch', 'error', 'timeout', 'skipped'] as const) metrics.mirror.labels(route.id, outcome)
+      // bound once: labels() hashes its values on every call
+      const outcomes = {} as Record<MirrorOutcome, Counter.Internal>
+      for (const outcome of MIRROR_OUTCOMES) outcomes[outcome] = metrics.mirror.labels(route.id, outcome)
+      this.#outcomes.set(route.id, outcomes)
     }
   }
 
@@ -253,42 +288,200 @@ export class Mirror {
     this.#inFlight++
     const mark = this.#creates.mark()
     const created = !skip && plan.ids?.from != null && job.isWrite ? this.#creates.begin(plan.ids.map) : null
-    let release: ((durable: boolean) => void) | null = null
-    const durable = job.isWrite && this.#journal !== null ? new Promise<boolean>((resolve) => (release = resolve)) : null
-    this.#pipeline(job, plan, answered, unknown, skip, mark, release)
-      .catch((err: unknown) => {
-        this.#log.error({ err, route: job.routeId, requestId: job.requestId }, 'mirror failed')
-        ;(release as ((durable: boolean) => void) | null)?.(false)
+    const flight = new Flight(job, plan, unknown, skip, mark, created, job.isWrite && this.#journal !== null)
+    if (answered === null || !encoded(answered)) {
+      // the common case, all in this tick: the journal's promise is the client's to wait for
+      try {
+        return this.#journalled(flight, answered)
+      } catch (err) {
+        this.#failed(flight, err)
+        return null
+      }
+    }
+    // the primary's answer must be decoded first (the libuv threadpool): the client waits for that too
+    let release: (durable: boolean) => void = noop
+    const durable = flight.journals ? new Promise<boolean>((resolve) => (release = resolve)) : null
+    decodeBody(answered, this.#compareBytes)
+      .then((primary) => {
+        const journalled = this.#journalled(flight, primary)
+        if (journalled === null) release(false)
+        else void journalled.then(release)
       })
-      .finally(() => {
-        created?.()
-        this.#inFlight--
-        if (this.#inFlight === 0) for (const r of this.#idle.splice(0)) r()
+      .catch((err: unknown) => {
+        release(false)
+        this.#failed(flight, err)
       })
     return durable
   }
 
   /**
-   * decode → prepare → journal → mirror. The primary's answer is decoded for propagate, ids and the
+   * prepare → journal → mirror. The primary's answer (decoded) feeds propagate, ids and the
    * comparison (the client already has the bytes as sent); a write is journalled before its client
-   * is answered (`release`), so that a crash cannot lose it.
+   * is answered (the promise returned), so that a crash cannot lose it.
    */
-  async #pipeline(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null, unknown: boolean, skip: boolean, mark: number, release: ((durable: boolean) => void) | null): Promise<void> {
-    const primary = answered === null ? null : await decodeBody(answered, this.#compareBytes)
+  #journalled(flight: Flight, primary: CapturedResponse | null): Promise<boolean> | null {
+    const { job, plan } = flight
+    flight.primary = primary
     const prepared = this.#prepare(job, plan, primary, false)
-    const event = release === null ? null : this.#replayEvent(job, 'skipped', prepared, primary, plan, unknown)
-    if (event !== null && release !== null) {
-      const done = release
-      const journalled = (this.#journal as Journal).begin({ mode: 'send', event })
-      if (journalled === null) done(false)
-      else void journalled.then(done, () => done(false))
+    flight.prepared = prepared
+    let durable: Promise<boolean> | null = null
+    if (flight.journals) {
+      const event = this.#replayEvent(job, 'skipped', prepared, primary, plan, flight.unknown)
+      flight.event = event
+      durable = (this.#journal as Journal).begin({ mode: 'send', event })
     }
-    if (skip) {
+    if (flight.skip) {
       this.#count(job.routeId, 'skipped')
-      if (job.isWrite) this.#emitReplay(job, 'skipped', prepared, event, unknown, primary, plan)
+      if (job.isWrite) this.#emitReplay(job, 'skipped', prepared, flight.event, flight.unknown, primary, plan)
+      this.#finish(flight)
+      return durable
+    }
+    // an id not known yet may belong to a create still being mirrored (see PendingCreates); a
+    // noise-learning read repeats its primary call first: both wait, off the common path
+    const waits = plan.ids !== null && (prepared.translation?.misses ?? 0) > 0
+    if (waits || (job.learn && primary !== null && plan.noise !== null)) {
+      this.#beforeSend(flight, waits).catch((err: unknown) => this.#failed(flight, err))
+      return durable
+    }
+    this.#send(flight)
+    return durable
+  }
+
+  async #beforeSend(flight: Flight, waits: boolean): Promise<void> {
+    const { job, plan, primary } = flight
+    if (waits && plan.ids !== null) {
+      await this.#creates.wait(plan.ids.map, flight.mark)
+      flight.prepared = this.#prepare(job, plan, primary, false)
+    }
+    if (job.learn && primary !== null && plan.noise !== null) await this.#learn(job, plan, plan.noise, primary)
+    this.#send(flight)
+  }
+
+  /** The primary's repeat, reshaped like its first call (route transforms, src/transform/): noise is what differs. */
+  async #learn(job: MirrorJob, plan: RoutePlan, noise: NoiseLearner, primary: CapturedResponse): Promise<void> {
+    const body = job.body === 'overflow' ? null : job.body
+    const toPrimary = this.#requestTransforms.get(job.routeId)?.get(job.primary.name)?.apply(job.headers, body) ?? { headers: job.headers, body }
+    const called = await callOnce(job.primary.mirrorPool, job.method, job.primaryPath, toPrimary.headers, toPrimary.body, this.#compareBytes, job.primary.timeoutMs)
+    if (!called.ok) return
+    const again = await decodeBody(called.response, this.#compareBytes)
+    // a write to this resource between the two calls makes them differ for a real reason
+    if (this.#writes.touched(job.routeId, pathOnly(job.clientPath), job.writeSeq)) {
+      noise.discard()
       return
     }
-    await this.#run(job, plan, primary, prepared, event, unknown, mark)
+    const added = noise.learn(primary, again, plan.compare)
+    if (added.length > 0) {
+      this.#log.info({ route: job.routeId, fields: added }, 'learned noisy fields')
+      this.#metrics.noiseFields.labels(job.routeId).set(noise.fields.size)
+    }
+  }
+
+  /** The mirrored call itself, through the secondary's own pool; #callSettled takes it from there. */
+  #send(flight: Flight): void {
+    const { job, plan } = flight
+    const prepared = flight.prepared as Prepared
+    if (prepared.translation !== null) this.#countIds(plan, prepared.translation)
+    flight.ticket = this.#breakers.get(job.secondary.name)?.ticket()
+    const secondary = job.secondary
+    new SecondaryCall(this.#calls, flight, this.#compareBytes, secondary.timeoutMs).send(secondary.mirrorPool, job.method, prepared.path, callHeaders(prepared.headers, prepared.body), prepared.body)
+  }
+
+  readonly #calls: CallListener<Flight> = {
+    callSettled: (call, result) => {
+      const flight = call.context
+      if (!result.ok || !encoded(result.response)) {
+        this.#judged(flight, result)
+        return
+      }
+      decodeBody(result.response, this.#compareBytes).then(
+        (response) => this.#judged(flight, { ok: true, response }),
+        (err: unknown) => this.#failed(flight, err),
+      )
+    },
+  }
+
+  #judged(flight: Flight, secondary: CallResult): void {
+    try {
+      this.#judge(flight, secondary)
+    } catch (err) {
+      this.#failed(flight, err)
+      return
+    }
+    this.#finish(flight)
+  }
+
+  /** The secondary answered (or failed): breaker, journal, then compare and publish what differs. */
+  #judge(flight: Flight, secondary: CallResult): void {
+    const { job, plan, primary, event, unknown } = flight
+    const prepared = flight.prepared as Prepared
+    const ticket = flight.ticket
+    if (ticket !== undefined) {
+      if (!secondary.ok) ticket.failure(secondary.error)
+      else if (secondary.response.status >= 500) ticket.failure(new Error(`upstream answered ${secondary.response.status}`))
+      else ticket.success()
+    }
+    // the secondary has the write: nothing left to recover
+    if (event !== null && secondary.ok && !(job.isWrite && secondary.response.status >= 500)) this.#journal?.done(event.id)
+    if (!secondary.ok) {
+      this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error', job)
+      this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
+      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', prepared, event, unknown, primary, plan)
+      return
+    }
+    // compared as the client would have had it from the secondary (route transforms, src/transform/)
+    const res = this.#transforms.get(job.routeId)?.get(job.secondary.name)?.captured(secondary.response) ?? secondary.response
+    if (job.isWrite && res.status >= 500) {
+      this.#count(job.routeId, 'error', job)
+      this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
+      this.#emitReplay(job, 'secondary-error', prepared, event, unknown, primary, plan)
+      return
+    }
+    if (primary === null) {
+      this.#count(job.routeId, 'error', job, true)
+      return
+    }
+    // recorded before comparing, so the create's own answers compare modulo the new pair
+    const primarySide = sideOf(job.primary.name)
+    if (plan.ids !== null && primarySide !== null && job.isWrite && primary.status < 400 && res.status < 400) {
+      const pair = plan.ids.created(primary, res, primarySide)
+      if (pair !== undefined) this.#ids?.record(pair)
+    }
+    const equivalent = plan.ids === null || primarySide === null ? undefined : plan.ids.equivalent(primarySide)
+    const result = compareResponses(primary, res, plan.compare, plan.noise?.fields, equivalent === undefined ? undefined : { equivalent })
+    if (result.noise > 0) this.#metrics.noiseDifferences.labels(job.routeId).inc(result.noise)
+    if (result.total === 0) {
+      this.#count(job.routeId, result.noise > 0 ? 'noise' : 'match')
+      return
+    }
+    this.#count(job.routeId, 'mismatch')
+    const named = result.differences.map((d) => {
+      const secret = isSecretPath(d.path, plan.secrets)
+      return {
+        path: formatFieldPath(d.path),
+        kind: d.kind,
+        [job.primary.name]: secret ? REDACTED : redactJson(d.a, plan.secrets, d.path),
+        [job.secondary.name]: secret ? REDACTED : redactJson(d.b, plan.secrets, d.path),
+      }
+    })
+    this.#emitDiff(job, 'mismatch', primary, res, named, result.truncated, undefined, undefined, {
+      total: result.total,
+      noise: result.noise,
+      fields: result.groups.map((g) => ({ path: g.path, kind: g.kind, count: g.count })),
+    })
+  }
+
+  #failed(flight: Flight, err: unknown): void {
+    this.#log.error({ err, route: flight.job.routeId, requestId: flight.job.requestId }, 'mirror failed')
+    this.#finish(flight)
+  }
+
+  /** Exactly once per flight, however it ended. */
+  #finish(flight: Flight): void {
+    if (flight.finished) return
+    flight.finished = true
+    flight.created?.()
+    this.#inFlight--
+    if (this.#inFlight === 0) for (const r of this.#idle.splice(0)) r()
   }
 
   /**
@@ -329,90 +522,6 @@ export class Mirror {
     return { ...prepared, headers, body }
   }
 
-  async #run(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null, first: Prepared, event: ReplayEvent | null, unknown: boolean, mark: number): Promise<void> {
-    let prepared = first
-    // an id not known yet may belong to a create still being mirrored (see PendingCreates)
-    const pending = plan.ids !== null && (first.translation?.misses ?? 0) > 0 ? this.#creates.wait(plan.ids.map, mark) : null
-    if (pending !== null) {
-      await pending
-      prepared = this.#prepare(job, plan, primary, false)
-    }
-    if (prepared.translation !== null) this.#countIds(plan, prepared.translation)
-    const { path: secondaryPath, headers, body: secondaryBody } = prepared
-    const body = job.body === 'overflow' ? null : job.body
-
-    // the primary's repeat is reshaped like its first call (route transforms, src/transform/)
-    if (job.learn && primary !== null && plan.noise !== null) {
-      const toPrimary = this.#requestTransforms.get(job.routeId)?.get(job.primary.name)?.apply(job.headers, body) ?? { headers: job.headers, body }
-      const again = await this.#call(job.primary, job.method, job.primaryPath, toPrimary.headers, toPrimary.body)
-      // a write to this resource between the two calls makes them differ for a real reason
-      if (again.ok && this.#writes.touched(job.routeId, pathOnly(job.clientPath), job.writeSeq)) plan.noise.discard()
-      else if (again.ok) {
-        const added = plan.noise.learn(primary, again.response, plan.compare)
-        if (added.length > 0) {
-          this.#log.info({ route: job.routeId, fields: added }, 'learned noisy fields')
-          this.#metrics.noiseFields.labels(job.routeId).set(plan.noise.fields.size)
-        }
-      }
-    }
-
-    const ticket = this.#breakers.get(job.secondary.name)?.ticket()
-    const secondary = await this.#call(job.secondary, job.method, secondaryPath, headers, secondaryBody)
-    if (ticket !== undefined) {
-      if (!secondary.ok) ticket.failure(secondary.error)
-      else if (secondary.response.status >= 500) ticket.failure(new Error(`upstream answered ${secondary.response.status}`))
-      else ticket.success()
-    }
-    // the secondary has the write: nothing left to recover
-    if (event !== null && secondary.ok && !(job.isWrite && secondary.response.status >= 500)) this.#journal?.done(event.id)
-    if (!secondary.ok) {
-      this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error', job)
-      this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
-      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', prepared, event, unknown, primary, plan)
-      return
-    }
-    // compared as the client would have had it from the secondary (route transforms, src/transform/)
-    const res = this.#transforms.get(job.routeId)?.get(job.secondary.name)?.captured(secondary.response) ?? secondary.response
-    if (job.isWrite && res.status >= 500) {
-      this.#count(job.routeId, 'error', job)
-      this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
-      this.#emitReplay(job, 'secondary-error', prepared, event, unknown, primary, plan)
-      return
-    }
-    if (primary === null) {
-      this.#count(job.routeId, 'error', job, true)
-      return
-    }
-    // recorded before comparing, so the create's own answers compare modulo the new pair
-    const primarySide = sideOf(job.primary.name)
-    if (plan.ids !== null && primarySide !== null && job.isWrite && primary.status < 400 && res.status < 400) {
-      const pair = plan.ids.created(primary, res, primarySide)
-      if (pair !== undefined) this.#ids?.record(pair)
-    }
-    const equivalent = plan.ids === null || primarySide === null ? undefined : plan.ids.equivalent(primarySide)
-    const result = compareResponses(primary, res, plan.compare, plan.noise?.fields, { equivalent })
-    if (result.noise > 0) this.#metrics.noiseDifferences.labels(job.routeId).inc(result.noise)
-    if (result.total === 0) {
-      this.#count(job.routeId, result.noise > 0 ? 'noise' : 'match')
-      return
-    }
-    this.#count(job.routeId, 'mismatch')
-    const named = result.differences.map((d) => {
-      const secret = isSecretPath(d.path, plan.secrets)
-      return {
-        path: formatFieldPath(d.path),
-        kind: d.kind,
-        [job.primary.name]: secret ? REDACTED : redactJson(d.a, plan.secrets, d.path),
-        [job.secondary.name]: secret ? REDACTED : redactJson(d.b, plan.secrets, d.path),
-      }
-    })
-    this.#emitDiff(job, 'mismatch', primary, res, named, result.truncated, undefined, undefined, {
-      total: result.total,
-      noise: result.noise,
-      fields: result.groups.map((g) => ({ path: g.path, kind: g.kind, count: g.count })),
-    })
-  }
-
   /** The mirrored request with the primary's ids swapped for the secondary's (counted unless `count` is false). */
   #translate(job: MirrorJob, plan: RoutePlan, body: Buffer | null, count = true): Translation {
     const primary = sideOf(job.primary.name)
@@ -427,41 +536,10 @@ export class Mirror {
     if (t.misses > 0) plan.idMiss?.inc(t.misses)
   }
 
-  async #call(upstream: Upstream, method: string, path: string, headers: readonly string[], body: Buffer | null): Promise<Call> {
-    const started = performance.now()
-    const out: string[] = []
-    for (let i = 0; i < headers.length; i += 2) {
-      if ((headers[i] as string).toLowerCase() !== 'content-length') out.push(headers[i] as string, headers[i + 1] as string)
-    }
-    if (body !== null) out.push('content-length', String(body.length))
-    try {
-      const res = await upstream.mirrorPool.request({
-        method: method as Dispatcher.HttpMethod,
-        path,
-        headers: out,
-        body,
-        headersTimeout: upstream.timeoutMs,
-        bodyTimeout: upstream.timeoutMs,
-        signal: AbortSignal.timeout(upstream.timeoutMs),
-      })
-      const collector = new BodyCollector(this.#compareBytes)
-      for await (const chunk of res.body) collector.push(chunk as Buffer)
-      const headersOut: IncomingHttpHeaders = {}
-      for (const [k, v] of Object.entries(res.headers)) if (!RESPONSE_SKIP.has(k)) headersOut[k] = v
-      return {
-        ok: true,
-        // latencyMs is read before decoding: it is the backend's time, not Cutover's
-        response: await decodeBody({ status: res.statusCode, headers: headersOut, body: collector.body, length: collector.length, truncated: collector.truncated, latencyMs: performance.now() - started }, this.#compareBytes),
-      }
-    } catch (err) {
-      const e = err as Error & { code?: string; name?: string }
-      const timeout = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT'
-      return { ok: false, timeout, error: e, latencyMs: performance.now() - started }
-    }
-  }
-
   #count(route: string, outcome: MirrorOutcome, job?: MirrorJob, primaryFailed = false): void {
-    this.#metrics.mirror.labels(route, outcome).inc()
+    const counter = this.#outcomes.get(route)?.[outcome]
+    if (counter !== undefined) counter.inc()
+    else this.#metrics.mirror.labels(route, outcome).inc()
     const guard = this.#guards?.get(route)
     if (guard === undefined) return
     // the guard judges cloud: a failure of legacy as secondary, or of the primary, is not cloud's
@@ -524,10 +602,11 @@ export class Mirror {
   }
 
   #replayEvent(job: MirrorJob, reason: ReplayEvent['reason'], prepared: Prepared, primary: CapturedResponse | null, plan: RoutePlan, unknown: boolean): ReplayEvent {
+    // lower-cased and redacted in one pass (redactHeaders' rule)
     const h: Record<string, string> = {}
     for (let i = 0; i < prepared.headers.length; i += 2) {
       const name = (prepared.headers[i] as string).toLowerCase()
-      if (name !== 'content-length') h[name] = prepared.headers[i + 1] as string
+      if (name !== 'content-length') h[name] = SECRET_HEADERS.has(name) ? REDACTED : (prepared.headers[i + 1] as string)
     }
     const event: ReplayEvent = {
       schema: REPLAY_SCHEMA,
@@ -537,7 +616,7 @@ export class Mirror {
       backend: job.secondary.name,
       method: job.method,
       path: prepared.path,
-      headers: redactHeaders(h),
+      headers: h,
       body: prepared.body === null ? '' : prepared.body.toString('base64'),
       idempotencyKey: job.idempotencyKey ?? '',
       requestId: job.requestId,
@@ -562,9 +641,6 @@ function round(ms: number | undefined): number | null {
 }
 
 function parseJson(r: CapturedResponse): unknown {
-  try {
-    return JSON.parse(r.body.toString('utf8'))
-  } catch {
-    return undefined
-  }
+  const parsed = parseBody(r)
+  return parsed.ok ? parsed.value : undefined
 }

@@ -43,6 +43,12 @@ abstract class SpoolingPublisher implements Publisher {
   protected readonly log: Logger
   #dropped = 0
   #lastDropLog = 0
+  /**
+   * Records on their way to the spool, serialised together on the next turn of the event loop
+   * rather than in the tick that published them (a mirrored exchange's, or a client's)
+   */
+  #toSpool: OutgoingRecord[] = []
+  #spoolScheduled = false
 
   constructor(deps: PublisherDeps) {
     this.spool = new Spool(deps.spoolDir, { maxBytes: deps.config.spool.maxBytes })
@@ -54,7 +60,31 @@ abstract class SpoolingPublisher implements Publisher {
   abstract backlog(): number
   abstract close(flushMs?: number): Promise<void>
 
+  /** Queues a record for the spool, in order; appendSpooled() (next turn, or when the spool must be current) writes it. */
   protected toSpool(record: OutgoingRecord): void {
+    this.#toSpool.push(record)
+    if (this.#spoolScheduled) return
+    this.#spoolScheduled = true
+    setImmediate(this.#appendLater)
+  }
+
+  readonly #appendLater = (): void => this.appendSpooled()
+
+  /** Records queued for the spool and not appended yet. */
+  protected get spooling(): number {
+    return this.#toSpool.length
+  }
+
+  /** Serialises the queued records into the spool's buffer (in order), counting each as spooled or dropped. */
+  protected appendSpooled(): void {
+    this.#spoolScheduled = false
+    const records = this.#toSpool
+    if (records.length === 0) return
+    this.#toSpool = []
+    for (const r of records) this.#append(r)
+  }
+
+  #append(record: OutgoingRecord): void {
     if (this.spool.append(record)) {
       this.metrics.publish.labels(record.topic, 'spooled').inc()
       return
@@ -83,10 +113,11 @@ export class SpoolPublisher extends SpoolingPublisher {
   }
 
   backlog(): number {
-    return 0
+    return this.spooling
   }
 
   async close(): Promise<void> {
+    this.appendSpooled()
     await this.spool.close()
   }
 }
@@ -108,6 +139,7 @@ export class KafkaPublisher extends SpoolingPublisher {
   /** 'spool' until the first successful connect, and whenever Kafka fails */
   #mode: 'memory' | 'spool' = 'spool'
   #flushing = false
+  #flushScheduled = false
   #recovering: Promise<void> | null = null
   #closed = false
   #retryTimer: NodeJS.Timeout | null = null
@@ -150,11 +182,19 @@ export class KafkaPublisher extends SpoolingPublisher {
       return
     }
     this.#queue.push(record)
-    if (!this.#flushing) setImmediate(() => void this.#flush())
+    if (!this.#flushing && !this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#flushLater)
+    }
+  }
+
+  readonly #flushLater = (): void => {
+    this.#flushScheduled = false
+    void this.#flush()
   }
 
   backlog(): number {
-    return this.#queue.length + this.spool.unsent
+    return this.#queue.length + this.spooling + this.spool.unsent
   }
 
   #message(r: OutgoingRecord): Message {
@@ -262,10 +302,12 @@ export class KafkaPublisher extends SpoolingPublisher {
     }
     for (;;) {
       if (this.#closed) return
+      this.appendSpooled()
       await this.spool.flush()
       const batch = await this.spool.read(BATCH_SIZE)
       if (batch.records.length === 0) {
-        if (this.spool.empty) {
+        // records queued for the spool meanwhile are appended by the next round
+        if (this.spool.empty && this.spooling === 0) {
           if (this.#mode === 'spool') this.log.info('Kafka reachable: spool drained, publishing from memory')
           this.#mode = 'memory'
           if (this.#queue.length > 0) void this.#flush()
@@ -285,6 +327,7 @@ export class KafkaPublisher extends SpoolingPublisher {
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     for (const r of this.#queue.splice(0)) this.toSpool(r)
     await this.#recovering?.catch(() => undefined)
+    this.appendSpooled()
     await this.spool.close()
     await this.#disconnect()
   }
