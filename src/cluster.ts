@@ -102,8 +102,9 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     } else if (msg.type === 'cutover:guard-trip') {
       // the first worker to see the breach acts; later reports find the weight already down
       if ((store.get(msg.route)?.weight ?? 0) > msg.to) {
+        const hold = ramps.holdOnRollback(msg.route, msg.detail)
         void store
-          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}`, expect: store.get(msg.route)?.version ?? 0 })
+          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}`, expect: store.get(msg.route)?.version ?? 0, ...(hold === undefined ? {} : { ramp: hold }) })
           .catch((err: unknown) => log.error({ err, route: msg.route }, 'guard could not set the weight back'))
       }
       ramps.onRollback(msg.route, msg.detail)

@@ -247,14 +247,17 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   if (config.kafka !== undefined) audit.addSink((record) => data.publisher.publish('audit', record.route, { schema: AUDIT_SCHEMA, ...record }))
   const ramps = new RampSet(config, store, async (route) => data.guards.status(route) ?? 'green', log)
   data.guards.start((trip) => {
+    const detail = `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}`
+    // with state.shared the trip's one change also holds the ramp on every replica
+    const hold = ramps.holdOnRollback(trip.route, detail)
     // expect: with state.shared, replicas tripping at once make one change (the rest are refused)
     void store
-      .update(trip.route, { weight: trip.to }, { who: 'guard', action: `guard-trip:${trip.verdict.reason}`, expect: store.get(trip.route)?.version ?? 0 })
+      .update(trip.route, { weight: trip.to }, { who: 'guard', action: `guard-trip:${trip.verdict.reason}`, expect: store.get(trip.route)?.version ?? 0, ...(hold === undefined ? {} : { ramp: hold }) })
       .catch((err: unknown) => {
         if (err instanceof CutoverError && err.code === 'CUTOVER_VERSION_CONFLICT') log.info({ route: trip.route }, 'guard trip: the route changed meanwhile (another replica tripped first)')
         else log.error({ err, route: trip.route }, 'guard could not set the weight back')
       })
-    ramps.onRollback(trip.route, `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}`)
+    ramps.onRollback(trip.route, detail)
   })
 
   let ready = false

@@ -274,8 +274,12 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   app.post<{ Params: { id: string } }>('/routes/:id/rollback', async (request, reply) => {
     const { id } = request.params
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
-    const after = await opts.store.update(id, { weight: 0 }, { who: who(request.headers.authorization, request.ip), action: 'rollback' })
-    opts.ramps.onRollback(id, `rolled back by ${who(request.headers.authorization, request.ip)}`)
+    const by = who(request.headers.authorization, request.ip)
+    const detail = `rolled back by ${by}`
+    // with state.shared the same change holds the ramp on every replica
+    const hold = opts.ramps.holdOnRollback(id, detail)
+    const after = await opts.store.update(id, { weight: 0 }, { who: by, action: 'rollback', ...(hold === undefined ? {} : { ramp: hold }) })
+    opts.ramps.onRollback(id, detail)
     return reply.header('etag', `"${after.version}"`).send(await describeOne(id))
   })
 
@@ -283,8 +287,8 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     const { id, action } = request.params
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
     const by = who(request.headers.authorization, request.ip)
-    if (action === 'pause') return opts.ramps.pause(id, `paused by ${by}`)
-    if (action === 'resume') return opts.ramps.resume(id)
+    if (action === 'pause') return opts.ramps.pause(id, `paused by ${by}`, by)
+    if (action === 'resume') return opts.ramps.resume(id, by)
     return sendError(reply, 'CUTOVER_NOT_FOUND', "ramp actions are 'pause' and 'resume'")
   })
 
