@@ -33,6 +33,7 @@ import { join } from 'node:path'
 import { readinessRoutesOf } from './readiness/readiness-service.ts'
 import { ReplayTopics } from './readiness/replay-topics.ts'
 import { IdStore } from './ids/id-store.ts'
+import { NoiseShare } from './mirror/noise-share.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -121,6 +122,8 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const journaled = config.journal.enabled ? await Journal.open(join(config.spool.dir, `w${worker}`, 'journal'), config.journal, metrics.registry, log) : null
   const journal = journaled?.journal ?? null
   const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards, ids, journal)
+  // with state.shared, what the fleet learned is read before this process serves
+  const noiseShare = await NoiseShare.open(config, mirror, publisher, log)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config, metrics.registry)
   // what a previous run left unfinished is resent in the background, while this one serves
@@ -197,6 +200,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         await closeUpstreamsWithin(upstreams, left())
         await waitFor(mirror.idle(), SHUTDOWN_MARGIN_MS / 2)
         await ids?.close()
+        await noiseShare?.stop()
         await publisher.close(Math.min(CLOSE_FLUSH_MS, Math.max(SHUTDOWN_MARGIN_MS / 2, left())))
         // after the publisher: its last spool flush marks replayed jobs done
         await journal?.close()

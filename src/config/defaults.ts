@@ -33,6 +33,7 @@ export const DEFAULT_TOPICS = Object.freeze({
   control: 'cutover.control',
   audit: 'cutover.audit',
   ids: 'cutover.ids',
+  noise: 'cutover.noise',
   replayDead: 'cutover.replay.dead',
   replayDone: 'cutover.replay.done',
 })
