@@ -34,6 +34,8 @@ export class NoiseShare {
   /** clears made here: already applied when they come back */
   readonly #own = new Set<string>()
   #reader: NoiseTopicReader | null = null
+  /** not following the topic (it could not be read): nothing is published either */
+  #closed = false
 
   constructor(mirror: NoiseSide, publish: (key: string, value: NoiseFieldEvent | NoiseClearEvent) => void, log: Logger, replica = replicaId()) {
     this.#mirror = mirror
@@ -45,19 +47,23 @@ export class NoiseShare {
 
   /**
    * With `state.shared` and Kafka: reads the noise topic whole (what the fleet learned so far),
-   * then follows it. Null otherwise, or when the topic cannot be read (each process then learns
-   * on its own, as without state.shared).
+   * then follows it. Null otherwise, when no route learns noise, or when the topic cannot be read
+   * (this process then learns on its own and publishes nothing: a topic the first publish
+   * auto-created would not be compacted).
    */
   static async open(config: CutoverConfig, mirror: NoiseSide, publisher: Publisher, log: Logger): Promise<NoiseShare | null> {
     if (!config.state.shared || config.kafka === undefined) return null
+    if (!config.routes.some((r) => r.compare?.learnNoise !== false)) return null
     const topic = config.kafka.topics.noise
     const share = new NoiseShare(mirror, (key, value) => publisher.publish('noise', key, value), log)
     try {
       share.#reader = await followNoiseTopic(config, (value) => share.receive(value))
-      log.info({ topic, records: share.#reader.read }, `noise topic read: ${share.#reader.read} records`)
     } catch (err) {
+      share.#closed = true
       log.warn({ err, topic }, 'noise topic not readable: this process learns noise on its own')
+      return null
     }
+    log.info({ topic, records: share.#reader.read }, `noise topic read: ${share.#reader.read} records`)
     return share
   }
 
@@ -80,6 +86,7 @@ export class NoiseShare {
   }
 
   #share(change: NoiseChange): void {
+    if (this.#closed) return
     const time = new Date().toISOString()
     if (change.kind === 'cleared') {
       const clear = randomUUID()
