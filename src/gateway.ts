@@ -32,6 +32,7 @@ import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
 import { readinessRoutesOf } from './readiness/readiness-service.ts'
 import { ReplayTopics } from './readiness/replay-topics.ts'
+import { FleetReadiness } from './readiness/fleet-readiness.ts'
 import { IdStore } from './ids/id-store.ts'
 import { NoiseShare } from './mirror/noise-share.ts'
 
@@ -264,9 +265,12 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     ramps.onRollback(trip.route, detail)
   })
 
+  // with state.shared, GET /readiness adds up every replica's traffic
+  const fleetReadiness = FleetReadiness.open(config, data.publisher, log)
   let ready = false
   const admin = createAdminApi({
     ...adminOptionsBase(config),
+    fleetReadiness,
     store,
     audit,
     log,
@@ -293,6 +297,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     dataUrl = await data.listen()
   } catch (err) {
     await admin.close()
+    await fleetReadiness?.stop()
     await data.close()
     await store.close()
     throw err
@@ -312,6 +317,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
       ramps.stop()
       await data.close()
       await admin.close()
+      await fleetReadiness?.stop()
       await store.close()
     },
   }

@@ -34,6 +34,7 @@ export const DEFAULT_TOPICS = Object.freeze({
   audit: 'cutover.audit',
   ids: 'cutover.ids',
   noise: 'cutover.noise',
+  readiness: 'cutover.readiness',
   replayDead: 'cutover.replay.dead',
   replayDone: 'cutover.replay.done',
 })

@@ -5,7 +5,7 @@ import { replicaId } from '../control/control-log.ts'
 import { NOISE_SCHEMA, type NoiseClearEvent, type NoiseFieldEvent } from '../publish/events.ts'
 import type { Publisher } from '../publish/publisher.ts'
 import type { Mirror, NoiseChange } from './mirror.ts'
-import { followNoiseTopic, type NoiseTopicReader } from './noise-topic.ts'
+import { followSharedTopic, type SharedTopicReader } from '../publish/shared-topic.ts'
 
 /** The part of Mirror noise sharing uses. */
 type NoiseSide = Pick<Mirror, 'adoptNoise' | 'forgetNoise' | 'onNoiseChange'>
@@ -33,7 +33,7 @@ export class NoiseShare {
   readonly #epoch = new Map<string, string>()
   /** clears made here: already applied when they come back */
   readonly #own = new Set<string>()
-  #reader: NoiseTopicReader | null = null
+  #reader: SharedTopicReader | null = null
   /** not following the topic (it could not be read): nothing is published either */
   #closed = false
 
@@ -57,7 +57,7 @@ export class NoiseShare {
     const topic = config.kafka.topics.noise
     const share = new NoiseShare(mirror, (key, value) => publisher.publish('noise', key, value), log)
     try {
-      share.#reader = await followNoiseTopic(config, (value) => share.receive(value))
+      share.#reader = await followSharedTopic(config, topic, 'noise', (value) => share.receive(value))
     } catch (err) {
       share.#closed = true
       log.warn({ err, topic }, 'noise topic not readable: this process learns noise on its own')

@@ -2,39 +2,50 @@ import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel } from 'kafkajs'
 import type { CutoverConfig } from '../config/schema.ts'
 
-/** How long start waits for the noise topic before going on with this process's own learning. */
-export const NOISE_TOPIC_LOAD_MS = 15_000
+/** How long start waits for a shared topic (noise, readiness) before going on without it. */
+export const SHARED_TOPIC_LOAD_MS = 15_000
 
-export interface NoiseTopicReader {
+export interface SharedTopicOptions {
+  /** how the topic is created when missing (default: `cleanup.policy=compact`) */
+  readonly configEntries?: readonly { name: string; value: string }[]
+  /** read what the topic holds first (default true); false: only records published from now on */
+  readonly fromBeginning?: boolean
+  readonly timeoutMs?: number
+}
+
+export interface SharedTopicReader {
   /** records read up to the end of the topic as it was when reading began */
   readonly read: number
   stop(): Promise<void>
 }
 
 /**
- * Creates the noise topic as a compacted topic when it does not exist yet (auto-created by the
- * first publish it would get `delete` and lose what was learned), reads it from the beginning to
- * its end as of now, then keeps following it: `onRecord` gets each record's parsed JSON, in
- * topic order (one partition). Resolves once at the end; rejects after `timeoutMs`.
+ * Creates a topic the fleet shares (learned noise, readiness inputs) with one partition and its
+ * own policy when it does not exist yet (auto-created by the first publish it would get the
+ * broker's defaults: a noise topic would lose old records), reads it from the beginning to its
+ * end as of now (unless `fromBeginning: false`), then keeps following it: `onRecord` gets each
+ * record's parsed JSON, in topic order. Resolves once at the end; rejects after `timeoutMs`.
+ * `name` names the Kafka client (`<clientId>-<name>`) and its group.
  */
-export async function followNoiseTopic(config: CutoverConfig, onRecord: (value: unknown) => void, timeoutMs = NOISE_TOPIC_LOAD_MS): Promise<NoiseTopicReader> {
+export async function followSharedTopic(config: CutoverConfig, topic: string, name: string, onRecord: (value: unknown) => void, options: SharedTopicOptions = {}): Promise<SharedTopicReader> {
+  const timeoutMs = options.timeoutMs ?? SHARED_TOPIC_LOAD_MS
+  const fromBeginning = options.fromBeginning ?? true
   const kafka = config.kafka
   if (kafka === undefined) return { read: 0, stop: async () => undefined }
   const client = new Kafka({
-    clientId: `${kafka.clientId}-noise`,
+    clientId: `${kafka.clientId}-${name}`,
     brokers: [...kafka.brokers],
     connectionTimeout: 1000,
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
     logLevel: logLevel.NOTHING,
   })
-  const topic = kafka.topics.noise
   const admin = client.admin()
   // a group of this reader's own: every process reads the whole topic; the group is deleted on stop
-  const groupId = `cutover-noise-${randomUUID()}`
+  const groupId = `cutover-${name}-${randomUUID()}`
   const consumer = client.consumer({ groupId, maxWaitTimeInMs: 100 })
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`noise topic ${topic} not read within ${timeoutMs} ms`)), timeoutMs)
+    timer = setTimeout(() => reject(new Error(`topic ${topic} not read within ${timeoutMs} ms`)), timeoutMs)
   })
   let read = 0
   const take = (value: Buffer | null): void => {
@@ -54,12 +65,13 @@ export async function followNoiseTopic(config: CutoverConfig, onRecord: (value: 
   const work = (async () => {
     await admin.connect()
     await admin.createTopics({
-      topics: [{ topic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+      topics: [{ topic, numPartitions: 1, replicationFactor: -1, configEntries: [...(options.configEntries ?? [{ name: 'cleanup.policy', value: 'compact' }])] }],
       waitForLeaders: true,
     })
-    const end = BigInt((await admin.fetchTopicOffsets(topic))[0]?.high ?? '0')
+    // nothing to catch up with when only new records matter
+    const end = fromBeginning ? BigInt((await admin.fetchTopicOffsets(topic))[0]?.high ?? '0') : 0n
     await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: true })
+    await consumer.subscribe({ topic, fromBeginning })
     await new Promise<void>((resolve, reject) => {
       let caughtUp = false
       const reached = (next: bigint): void => {
