@@ -155,7 +155,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
   const ramps = new RampSet(config, store, async (route) => worstStatus(await ask<GuardStatus | undefined>({ what: 'guard-status', route })), log)
 
   // with state.shared, GET /readiness adds up every replica's traffic (this one: all its workers)
-  const fleetReadiness = FleetReadiness.open(config, auditPublisher, log)
+  const fleetReadiness = FleetReadiness.open(config, log)
   const admin = createAdminApi({
     ...adminOptionsBase(config),
     fleetReadiness,

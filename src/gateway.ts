@@ -266,7 +266,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   })
 
   // with state.shared, GET /readiness adds up every replica's traffic
-  const fleetReadiness = FleetReadiness.open(config, data.publisher, log)
+  const fleetReadiness = FleetReadiness.open(config, log)
   let ready = false
   const admin = createAdminApi({
     ...adminOptionsBase(config),

@@ -92,7 +92,7 @@ export interface NoiseClearEvent {
   time: string
 }
 
-export type Topic = 'diffs' | 'replay' | 'control' | 'audit' | 'ids' | 'noise' | 'readiness'
+export type Topic = 'diffs' | 'replay' | 'control' | 'audit' | 'ids' | 'noise'
 
 export interface OutgoingRecord {
   topic: Topic

@@ -16,6 +16,12 @@ export interface SharedTopicOptions {
 export interface SharedTopicReader {
   /** records read up to the end of the topic as it was when reading began */
   readonly read: number
+  /**
+   * Sends one record straight to the topic (no spool: for records only worth sending now, which
+   * must never crowd the events that matter out of the spool during an outage); rejects when
+   * Kafka does not take it.
+   */
+  send(key: string, value: unknown): Promise<void>
   stop(): Promise<void>
 }
 
@@ -31,7 +37,7 @@ export async function followSharedTopic(config: CutoverConfig, topic: string, na
   const timeoutMs = options.timeoutMs ?? SHARED_TOPIC_LOAD_MS
   const fromBeginning = options.fromBeginning ?? true
   const kafka = config.kafka
-  if (kafka === undefined) return { read: 0, stop: async () => undefined }
+  if (kafka === undefined) return { read: 0, send: async () => undefined, stop: async () => undefined }
   const client = new Kafka({
     clientId: `${kafka.clientId}-${name}`,
     brokers: [...kafka.brokers],
@@ -43,6 +49,13 @@ export async function followSharedTopic(config: CutoverConfig, topic: string, na
   // a group of this reader's own: every process reads the whole topic; the group is deleted on stop
   const groupId = `cutover-${name}-${randomUUID()}`
   const consumer = client.consumer({ groupId, maxWaitTimeInMs: 100 })
+  const producer = client.producer({ allowAutoTopicCreation: false })
+  let producing: Promise<void> | null = null
+  const send = async (key: string, value: unknown): Promise<void> => {
+    producing ??= producer.connect()
+    await producing
+    await producer.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(value) }] })
+  }
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`topic ${topic} not read within ${timeoutMs} ms`)), timeoutMs)
@@ -59,6 +72,7 @@ export async function followSharedTopic(config: CutoverConfig, topic: string, na
   }
   const stop = async (): Promise<void> => {
     await consumer.disconnect().catch(() => undefined)
+    if (producing !== null) await producer.disconnect().catch(() => undefined)
     await admin.deleteGroups([groupId]).catch(() => undefined)
     await admin.disconnect().catch(() => undefined)
   }
@@ -104,5 +118,5 @@ export async function followSharedTopic(config: CutoverConfig, topic: string, na
   } finally {
     clearTimeout(timer)
   }
-  return { read, stop }
+  return { read, send, stop }
 }

@@ -3,7 +3,6 @@ import type { DiffSummary } from '../compare/diff-log.ts'
 import type { CutoverConfig } from '../config/schema.ts'
 import { replicaId } from '../control/control-log.ts'
 import { followSharedTopic, type SharedTopicReader } from '../publish/shared-topic.ts'
-import type { Publisher } from '../publish/publisher.ts'
 import type { MetricFamily } from './metric-sample.ts'
 import type { Phase } from './phase-clock.ts'
 import type { RouteFacts } from './readiness.ts'
@@ -48,20 +47,19 @@ export interface ReplicaInputs {
 }
 
 /**
- * The fleet's readiness inputs (`state.shared`): every replica publishes its own every
- * READINESS_PUBLISH_MS through its publisher and follows the topic from its end, keeping the
- * newest inputs of every other replica.
+ * The fleet's readiness inputs (`state.shared`): every replica sends its own every
+ * READINESS_PUBLISH_MS and follows the topic from its end, keeping the newest inputs of every
+ * other replica. Sent straight to Kafka, never spooled: inputs are worth something for 15 s, and
+ * a long outage must not fill the spool that replay events depend on.
  */
 export class FleetReadiness {
   readonly replica: string
-  readonly #publisher: Publisher
   readonly #latest = new Map<string, ReplicaInputs>()
   #reader: Promise<SharedTopicReader | null> = Promise.resolve(null)
-  /** the topic exists (created by the reader): publishing earlier could auto-create it with the broker's defaults */
-  #ready = false
+  /** set once the topic exists (created by the reader): sending earlier could auto-create it with the broker's defaults */
+  #sender: SharedTopicReader | null = null
 
-  private constructor(publisher: Publisher, replica: string) {
-    this.#publisher = publisher
+  private constructor(replica: string) {
     this.replica = replica
   }
 
@@ -70,13 +68,13 @@ export class FleetReadiness {
    * for it: the other replicas' inputs come within one publishing round anyway). When the topic
    * cannot be read, the report is this replica's alone.
    */
-  static open(config: CutoverConfig, publisher: Publisher | null, log: Logger): FleetReadiness | null {
-    if (!config.state.shared || config.kafka === undefined || publisher === null) return null
+  static open(config: CutoverConfig, log: Logger): FleetReadiness | null {
+    if (!config.state.shared || config.kafka === undefined) return null
     const topic = config.kafka.topics.readiness
-    const fleet = new FleetReadiness(publisher, replicaId())
+    const fleet = new FleetReadiness(replicaId())
     fleet.#reader = followSharedTopic(config, topic, 'readiness', (value) => fleet.#receive(value), { configEntries: TOPIC_CONFIG, fromBeginning: false }).then(
       (reader) => {
-        fleet.#ready = true
+        fleet.#sender = reader
         return reader
       },
       (err: unknown) => {
@@ -87,8 +85,9 @@ export class FleetReadiness {
     return fleet
   }
 
-  publish(inputs: ReplicaInputs): void {
-    if (this.#ready) this.#publisher.publish('readiness', inputs.replica, inputs)
+  /** Sends this replica's inputs; dropped when Kafka does not take them (the next round sends newer ones). */
+  async publish(inputs: ReplicaInputs): Promise<void> {
+    await this.#sender?.send(inputs.replica, inputs).catch(() => undefined)
   }
 
   /** The newest inputs of every other replica, when not older than READINESS_STALE_MS. */

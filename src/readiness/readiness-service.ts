@@ -145,7 +145,7 @@ export class ReadinessService {
     if (fleet !== undefined && fleet !== null) {
       const publish = (): void => {
         void this.#inputs(fleet.replica)
-          .then((inputs) => fleet.publish(inputs))
+          .then(async (inputs) => fleet.publish(inputs))
           .catch(() => undefined) // the next round tries again
       }
       this.#publishTimer = setInterval(publish, READINESS_PUBLISH_MS)
