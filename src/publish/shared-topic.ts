@@ -5,6 +5,24 @@ import type { CutoverConfig } from '../config/schema.ts'
 /** How long start waits for a shared topic (noise, readiness) before going on without it. */
 export const SHARED_TOPIC_LOAD_MS = 15_000
 
+/**
+ * Runs `fn` again, a few times, while the broker answers with a retriable protocol error (as is,
+ * or as the cause of kafkajs' own retries running out): right after a topic is created, a busy
+ * broker can still say it is not the leader of its partition. Connection errors are not retried
+ * here (Kafka is away: the caller says so).
+ */
+export async function whileRetriable<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      const cause = ((err as { cause?: unknown }).cause ?? err) as { name?: unknown; retriable?: unknown }
+      if (attempt >= attempts || cause.name !== 'KafkaJSProtocolError' || cause.retriable !== true) throw err
+      await new Promise((r) => setTimeout(r, 100 * attempt))
+    }
+  }
+}
+
 export interface SharedTopicOptions {
   /** how the topic is created when missing (default: `cleanup.policy=compact`) */
   readonly configEntries?: readonly { name: string; value: string }[]
@@ -83,7 +101,7 @@ export async function followSharedTopic(config: CutoverConfig, topic: string, na
       waitForLeaders: true,
     })
     // nothing to catch up with when only new records matter
-    const end = fromBeginning ? BigInt((await admin.fetchTopicOffsets(topic))[0]?.high ?? '0') : 0n
+    const end = fromBeginning ? BigInt((await whileRetriable(() => admin.fetchTopicOffsets(topic)))[0]?.high ?? '0') : 0n
     await consumer.connect()
     await consumer.subscribe({ topic, fromBeginning })
     await new Promise<void>((resolve, reject) => {
