@@ -5,7 +5,6 @@ import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
 import { CutoverError } from '../errors.ts'
 import { AUDIT_SCHEMA } from '../publish/events.ts'
-import { whileRetriable } from '../publish/shared-topic.ts'
 import type { AuditLog, AuditRecord } from './audit.ts'
 import { copyState, type RampHold, type RouteState, type RouteStatePatch } from './route-state.ts'
 
@@ -232,8 +231,7 @@ export class ControlLog {
   }
 
   async #highWatermark(): Promise<bigint> {
-    // a topic created a moment ago may not have its partition leader everywhere yet
-    const offsets = await whileRetriable(() => this.#admin.fetchTopicOffsets(this.#topic))
+    const offsets = await this.#admin.fetchTopicOffsets(this.#topic)
     return BigInt(offsets[0]?.high ?? '0')
   }
 
