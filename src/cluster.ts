@@ -16,6 +16,7 @@ import type { GuardSnapshot, GuardStatus } from './resilience/guard.ts'
 import { worstStatus } from './resilience/guard-set.ts'
 import { join } from 'node:path'
 import { createMetrics, mergeRouteStats, routeStats, type RouteStats } from './metrics/metrics.ts'
+import { FleetReadiness } from './readiness/fleet-readiness.ts'
 import type { MetricFamily } from './readiness/metric-sample.ts'
 import type { IdPair } from './ids/id-map.ts'
 import type { IdSummary } from './ids/id-store.ts'
@@ -104,8 +105,9 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     } else if (msg.type === 'cutover:guard-trip') {
       // the first worker to see the breach acts; later reports find the weight already down
       if ((store.get(msg.route)?.weight ?? 0) > msg.to) {
+        const hold = ramps.holdOnRollback(msg.route, msg.detail)
         void store
-          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}`, expect: store.get(msg.route)?.version ?? 0 })
+          .update(msg.route, { weight: msg.to }, { who: `guard (worker ${worker.id})`, action: `guard-trip:${msg.reason}`, expect: store.get(msg.route)?.version ?? 0, ...(hold === undefined ? {} : { ramp: hold }) })
           .catch((err: unknown) => log.error({ err, route: msg.route }, 'guard could not set the weight back'))
       }
       ramps.onRollback(msg.route, msg.detail)
@@ -154,8 +156,11 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
 
   const ramps = new RampSet(config, store, async (route) => worstStatus(await ask<GuardStatus | undefined>({ what: 'guard-status', route })), log)
 
+  // with state.shared, GET /readiness adds up every replica's traffic (this one: all its workers)
+  const fleetReadiness = FleetReadiness.open(config, log)
   const admin = createAdminApi({
     ...adminOptionsBase(config),
+    fleetReadiness,
     store,
     audit,
     log,
@@ -223,6 +228,7 @@ export async function runPrimary(config: CutoverConfig, workers: number, log: Lo
     each((w) => send(w, { type: 'cutover:drain' }))
     await Promise.all(exits)
     await admin.close()
+    await fleetReadiness?.stop()
     // the workers used the drain time; audit events get the margin, then the spool
     await auditPublisher?.close(SHUTDOWN_MARGIN_MS / 2)
     await store.close()

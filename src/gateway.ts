@@ -34,8 +34,10 @@ import { RampSet } from './control/ramps.ts'
 import { join } from 'node:path'
 import { readinessRoutesOf } from './readiness/readiness-service.ts'
 import { ReplayTopics } from './readiness/replay-topics.ts'
+import { FleetReadiness } from './readiness/fleet-readiness.ts'
 import { IdStore } from './ids/id-store.ts'
 import { checkKafkaSecurity } from './publish/kafka-client.ts'
+import { NoiseShare } from './mirror/noise-share.ts'
 
 export interface GatewayOptions {
   readonly log?: Logger
@@ -135,6 +137,8 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
   const journaled = config.journal.enabled ? await Journal.open(join(config.spool.dir, `w${worker}`, 'journal'), config.journal, metrics.registry, log) : null
   const journal = journaled?.journal ?? null
   const mirror = new Mirror(config, publisher, diffs, metrics, log, breakers, guards, ids, journal)
+  // with state.shared, what the fleet learned is read before this process serves
+  const noiseShare = await NoiseShare.open(config, mirror, publisher, log)
   const table = new RouteTable(config, states)
   const upstreams = createUpstreams(config, metrics.registry)
   // what a previous run left unfinished is resent in the background, while this one serves
@@ -219,6 +223,7 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         await closeUpstreamsWithin(upstreams, left())
         await waitFor(mirror.idle(), SHUTDOWN_MARGIN_MS / 2)
         await ids?.close()
+        await noiseShare?.stop()
         await publisher.close(Math.min(CLOSE_FLUSH_MS, Math.max(SHUTDOWN_MARGIN_MS / 2, left())))
         // after the publisher: its last spool flush marks replayed jobs done
         await journal?.close()
@@ -272,19 +277,25 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
   if (config.kafka !== undefined) audit.addSink((record) => data.publisher.publish('audit', record.route, { schema: AUDIT_SCHEMA, ...record }))
   const ramps = new RampSet(config, store, async (route) => data.guards.status(route) ?? 'green', log)
   data.guards.start((trip) => {
+    const detail = `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}`
+    // with state.shared the trip's one change also holds the ramp on every replica
+    const hold = ramps.holdOnRollback(trip.route, detail)
     // expect: with state.shared, replicas tripping at once make one change (the rest are refused)
     void store
-      .update(trip.route, { weight: trip.to }, { who: 'guard', action: `guard-trip:${trip.verdict.reason}`, expect: store.get(trip.route)?.version ?? 0 })
+      .update(trip.route, { weight: trip.to }, { who: 'guard', action: `guard-trip:${trip.verdict.reason}`, expect: store.get(trip.route)?.version ?? 0, ...(hold === undefined ? {} : { ramp: hold }) })
       .catch((err: unknown) => {
         if (err instanceof CutoverError && err.code === 'CUTOVER_VERSION_CONFLICT') log.info({ route: trip.route }, 'guard trip: the route changed meanwhile (another replica tripped first)')
         else log.error({ err, route: trip.route }, 'guard could not set the weight back')
       })
-    ramps.onRollback(trip.route, `${trip.verdict.reason} ${trip.verdict.value.toFixed(4)} > ${trip.verdict.threshold}`)
+    ramps.onRollback(trip.route, detail)
   })
 
+  // with state.shared, GET /readiness adds up every replica's traffic
+  const fleetReadiness = FleetReadiness.open(config, log)
   let ready = false
   const admin = createAdminApi({
     ...adminOptionsBase(config),
+    fleetReadiness,
     store,
     audit,
     log,
@@ -311,6 +322,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
     dataUrl = await data.listen()
   } catch (err) {
     await admin.close()
+    await fleetReadiness?.stop()
     await data.close()
     await store.close()
     throw err
@@ -330,6 +342,7 @@ export async function startGateway(config: CutoverConfig, options: GatewayOption
       ramps.stop()
       await data.close()
       await admin.close()
+      await fleetReadiness?.stop()
       await store.close()
     },
   }

@@ -1,7 +1,7 @@
 import type { CapturedResponse } from './captured-response.ts'
 import type { CompareOptions } from './comparator.ts'
 import { compareResponses } from './comparator.ts'
-import { FieldMatcher, parseFieldPath, STAR, type Segment } from './field-path.ts'
+import { FieldMatcher, formatFieldPath, parseFieldPath, STAR, type Segment } from './field-path.ts'
 
 /** How many read sample pairs per route feed noise learning, and how many fields it may learn. */
 export const DEFAULT_NOISE_SAMPLES = 20
@@ -22,6 +22,8 @@ export interface NoiseSnapshot {
   /** sample pairs thrown away because a write went through between the two calls */
   readonly discarded: number
   readonly learning: boolean
+  /** with `state.shared`: the fields in `fields` another replica learned (absent when none) */
+  readonly fromFleet?: string[]
 }
 
 /**
@@ -38,6 +40,8 @@ export interface NoiseSnapshot {
 export class NoiseLearner {
   readonly fields = new FieldMatcher()
   readonly #candidates = new Map<string, { pattern: Segment[]; pairs: number }>()
+  /** fields another replica learned and this one took over (adopt) */
+  readonly #adopted = new Set<string>()
   readonly #maxSamples: number
   #taken = 0
   #attempts = 0
@@ -70,6 +74,7 @@ export class NoiseLearner {
   clear(): void {
     this.fields.clear()
     this.#candidates.clear()
+    this.#adopted.clear()
     this.#taken = this.#attempts = this.#pairs = this.#discarded = 0
   }
 
@@ -97,6 +102,25 @@ export class NoiseLearner {
     return added
   }
 
+  /**
+   * Takes over a field another replica's learner learned (by the same rules: NOISE_MIN_PAIRS
+   * independent pairs). Refused unless it is a learnable leaf, and within MAX_NOISE_FIELDS, so
+   * nothing read from a topic can make a container, a whole array or the body noise.
+   */
+  adopt(path: string): boolean {
+    let pattern: Segment[]
+    try {
+      pattern = parseFieldPath(path)
+    } catch {
+      return false
+    }
+    if (!learnable(pattern) || this.fields.size >= MAX_NOISE_FIELDS || !this.fields.add(pattern)) return false
+    const key = formatFieldPath(pattern)
+    this.#candidates.delete(key)
+    this.#adopted.add(key)
+    return true
+  }
+
   snapshot(): NoiseSnapshot {
     return {
       fields: this.fields.list(),
@@ -105,6 +129,7 @@ export class NoiseLearner {
       pairs: this.#pairs,
       discarded: this.#discarded,
       learning: this.#taken < this.#maxSamples && this.#attempts < this.#maxSamples * MAX_ATTEMPTS_FACTOR,
+      ...(this.#adopted.size === 0 ? {} : { fromFleet: [...this.#adopted] }),
     }
   }
 }
@@ -128,5 +153,6 @@ export function mergeNoise(parts: readonly (NoiseSnapshot | null)[]): NoiseSnaps
     pairs: present.reduce((n, p) => n + p.pairs, 0),
     discarded: present.reduce((n, p) => n + p.discarded, 0),
     learning: present.some((p) => p.learning),
+    ...(present.some((p) => p.fromFleet !== undefined) ? { fromFleet: [...new Set(present.flatMap((p) => p.fromFleet ?? []))] } : {}),
   }
 }

@@ -35,6 +35,8 @@ export const DEFAULT_TOPICS = Object.freeze({
   control: 'cutover.control',
   audit: 'cutover.audit',
   ids: 'cutover.ids',
+  noise: 'cutover.noise',
+  readiness: 'cutover.readiness',
   replayDead: 'cutover.replay.dead',
   replayDone: 'cutover.replay.done',
 })

@@ -350,6 +350,10 @@ export const configSchema = z
             control: z.string().default(D.DEFAULT_TOPICS.control),
             audit: z.string().default(D.DEFAULT_TOPICS.audit),
             ids: z.string().default(D.DEFAULT_TOPICS.ids),
+            // with state.shared: learned noise, shared by every replica (docs/fleet.md)
+            noise: z.string().default(D.DEFAULT_TOPICS.noise),
+            // with state.shared: each replica's readiness inputs, for a fleet-wide GET /readiness
+            readiness: z.string().default(D.DEFAULT_TOPICS.readiness),
             replayDead: z.string().default(D.DEFAULT_TOPICS.replayDead),
             replayDone: z.string().default(D.DEFAULT_TOPICS.replayDone),
           })

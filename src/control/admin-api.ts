@@ -18,6 +18,7 @@ import type { RouteStateStore } from './route-state-store.ts'
 import { ReadinessService, type ReadinessRoute } from '../readiness/readiness-service.ts'
 import type { MetricFamily } from '../readiness/metric-sample.ts'
 import type { ReplayTopics } from '../readiness/replay-topics.ts'
+import type { FleetReadiness } from '../readiness/fleet-readiness.ts'
 import { isConsolePath, registerConsole } from '../console/console-routes.ts'
 import { ConsoleSessions } from '../console/sessions.ts'
 
@@ -118,6 +119,8 @@ export interface AdminApiOptions {
   readonly metricsJson: () => Promise<readonly (readonly MetricFamily[])[]>
   /** The replay topics' backlog and dead letters (null without Kafka); closed with the API. */
   readonly replayTopics: ReplayTopics | null
+  /** With `state.shared`: the other replicas' readiness inputs (GET /readiness adds them up). */
+  readonly fleetReadiness?: FleetReadiness | null
   /** Id pairs per map and the newest pairs (absent: this process keeps no id map, e.g. --workers). */
   readonly ids?: (map: string | undefined, limit: number) => Promise<IdSummary>
 }
@@ -245,8 +248,11 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   }
   app.get('/routes', listRoutes)
 
-  const readiness = new ReadinessService({ routes: opts.readinessRoutes, store: opts.store, metrics: opts.metricsJson, diffSummary: opts.diffSummary, guards: opts.guards, ramps: opts.ramps, breakers: opts.breakers, replayTopics: opts.replayTopics === null ? undefined : () => (opts.replayTopics as ReplayTopics).counts() })
-  app.addHook('onClose', async () => opts.replayTopics?.close())
+  const readiness = new ReadinessService({ routes: opts.readinessRoutes, store: opts.store, metrics: opts.metricsJson, diffSummary: opts.diffSummary, guards: opts.guards, ramps: opts.ramps, breakers: opts.breakers, replayTopics: opts.replayTopics === null ? undefined : () => (opts.replayTopics as ReplayTopics).counts(), fleet: opts.fleetReadiness ?? null })
+  app.addHook('onClose', async () => {
+    readiness.stop()
+    await opts.replayTopics?.close()
+  })
   app.get('/readiness', () => readiness.report())
   registerConsole(app, { sessions, routes: async () => (await listRoutes()).filter((r) => r !== undefined), readiness: () => readiness.report(), diffSummary: opts.diffSummary, audit: opts.audit, metrics: opts.metricsJson })
 
@@ -274,8 +280,12 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
   app.post<{ Params: { id: string } }>('/routes/:id/rollback', async (request, reply) => {
     const { id } = request.params
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
-    const after = await opts.store.update(id, { weight: 0 }, { who: who(request.headers.authorization, request.ip), action: 'rollback' })
-    opts.ramps.onRollback(id, `rolled back by ${who(request.headers.authorization, request.ip)}`)
+    const by = who(request.headers.authorization, request.ip)
+    const detail = `rolled back by ${by}`
+    // with state.shared the same change holds the ramp on every replica
+    const hold = opts.ramps.holdOnRollback(id, detail)
+    const after = await opts.store.update(id, { weight: 0 }, { who: by, action: 'rollback', ...(hold === undefined ? {} : { ramp: hold }) })
+    opts.ramps.onRollback(id, detail)
     return reply.header('etag', `"${after.version}"`).send(await describeOne(id))
   })
 
@@ -283,8 +293,8 @@ export function createAdminApi(opts: AdminApiOptions): FastifyInstance {
     const { id, action } = request.params
     if (!routeInfo.has(id)) return sendError(reply, 'CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
     const by = who(request.headers.authorization, request.ip)
-    if (action === 'pause') return opts.ramps.pause(id, `paused by ${by}`)
-    if (action === 'resume') return opts.ramps.resume(id)
+    if (action === 'pause') return opts.ramps.pause(id, `paused by ${by}`, by)
+    if (action === 'resume') return opts.ramps.resume(id, by)
     return sendError(reply, 'CUTOVER_NOT_FOUND', "ramp actions are 'pause' and 'resume'")
   })
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { RouteState } from './route-state.ts'
+import type { RampHold, RouteState } from './route-state.ts'
 
 export interface AuditRecord {
   readonly time: string
@@ -8,6 +8,8 @@ export interface AuditRecord {
   readonly route: string
   readonly before: RouteState
   readonly after: RouteState
+  /** the ramp hold the change set (with `state.shared`: pause, resume, guard trip, rollback) */
+  readonly ramp?: RampHold
   /** the replica the change came from (with `state.shared`) */
   readonly replica?: string
   /** the control request that made the change (with `state.shared`) */

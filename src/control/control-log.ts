@@ -8,7 +8,7 @@ import { AUDIT_SCHEMA } from '../publish/events.ts'
 import { ensureTopics, topicOffsets } from '../publish/topic-setup.ts'
 import { kafkaClientOptions, kafkaErrorMessage } from '../publish/kafka-client.ts'
 import type { AuditLog, AuditRecord } from './audit.ts'
-import { copyState, type RouteState, type RouteStatePatch } from './route-state.ts'
+import { copyState, type RampHold, type RouteState, type RouteStatePatch } from './route-state.ts'
 
 export const CONTROL_SCHEMA = 'cutover.control/v1'
 export const CONTROL_REQUEST_SCHEMA = 'cutover.control-request/v1'
@@ -40,6 +40,8 @@ export interface ControlRecord {
   readonly schema: typeof CONTROL_SCHEMA
   readonly route: string
   readonly state: RouteState
+  /** the route's ramp hold, once any request set one (absent: never held) */
+  readonly ramp?: RampHold
   readonly request: string
   readonly outcome: 'applied' | 'rejected'
   readonly who: string
@@ -60,6 +62,8 @@ export interface ControlRequest {
   readonly ifMatch?: number
   /** the version a guard saw when it tripped: a trip decided on an older state is refused */
   readonly expect?: number
+  /** holds or releases the route's ramp (pause, resume, guard trip, rollback) */
+  readonly ramp?: RampHold
   readonly who: string
   readonly action: string
   readonly replica: string
@@ -71,6 +75,7 @@ export interface ControlMeta {
   readonly action: string
   readonly ifMatch?: number
   readonly expect?: number
+  readonly ramp?: RampHold
 }
 
 interface ControlHooks {
@@ -78,6 +83,8 @@ interface ControlHooks {
   readonly current: (route: string) => RouteState | undefined
   /** A record changed a route's state: apply it in place and tell the listeners. */
   readonly apply: (route: string, state: RouteState) => void
+  /** A record changed a route's ramp hold. */
+  readonly applyRamp: (route: string, hold: RampHold) => void
 }
 
 interface Waiter {
@@ -114,6 +121,8 @@ export class ControlLog {
   readonly #followerGroup: string
   /** per route, the state as of the last control record read (what the leader starts from) */
   readonly #seen = new Map<string, RouteState>()
+  /** per route, the ramp hold as of the last control record that carried one */
+  readonly #seenRamp = new Map<string, RampHold>()
   readonly #done = new Set<string>()
   readonly #waiters = new Map<string, Waiter>()
   /** the offset after the last control record read */
@@ -121,6 +130,7 @@ export class ControlLog {
   #positionWaiters: { at: bigint; resolve: () => void }[] = []
   /** the leader's own view: ahead of #seen by the records it published and not read back yet */
   #leading: Map<string, RouteState> | null = null
+  #leadingRamp = new Map<string, RampHold>()
   #isLeader = false
   #crashed: Error | null = null
   #synced: Promise<void> | null = null
@@ -150,6 +160,11 @@ export class ControlLog {
 
   get leader(): boolean {
     return this.#isLeader
+  }
+
+  /** The route's ramp hold as read from the control topic (undefined: never held). */
+  rampHold(route: string): RampHold | undefined {
+    return this.#seenRamp.get(route)
   }
 
   /** Connects and starts following; resolves once the topic was read to its end as of start. */
@@ -255,6 +270,13 @@ export class ControlLog {
     this.#seen.set(record.route, copyState(record.state))
     const live = this.#hooks.current(record.route)
     if (live !== undefined && !sameState(live, record.state)) this.#hooks.apply(record.route, copyState(record.state))
+    // absent: the record says nothing about the hold (written before any hold was set)
+    if (record.ramp !== undefined) {
+      const before = this.#seenRamp.get(record.route)
+      const hold = copyHold(record.ramp)
+      this.#seenRamp.set(record.route, hold)
+      if (live !== undefined && !sameHold(before, hold)) this.#hooks.applyRamp(record.route, hold)
+    }
     const waiter = this.#waiters.get(record.request)
     if (waiter !== undefined) {
       this.#waiters.delete(record.request)
@@ -300,6 +322,7 @@ export class ControlLog {
           // whatever earlier leaders published must be in #seen before any compare-and-set
           await withTimeout(this.#reach(await this.#highWatermark()), CONTROL_SYNC_MS, 'catching up with the control topic')
           this.#leading = new Map([...this.#seen].map(([k, v]) => [k, copyState(v)]))
+          this.#leadingRamp = new Map(this.#seenRamp)
         }
         await this.#decide(message)
       },
@@ -362,18 +385,36 @@ export class ControlLog {
       return
     }
     const wanted = req.ifMatch ?? req.expect
-    const applied = wanted === undefined || wanted === current.version
+    const heldBefore = this.#leadingRamp.get(req.route)
+    // a ramp step never moves a held ramp, whatever version it was decided on
+    const stepWhileHeld = req.action === 'ramp' && heldBefore?.paused === true
+    const applied = (wanted === undefined || wanted === current.version) && !stepWhileHeld
     const state = applied ? { ...copyState(current), ...req.patch, version: current.version + 1 } : copyState(current)
+    const hold = applied && req.ramp !== undefined ? copyHold(req.ramp) : heldBefore
     const time = new Date().toISOString()
-    const record: ControlRecord = { schema: CONTROL_SCHEMA, route: req.route, state, request: req.id, outcome: applied ? 'applied' : 'rejected', who: req.who, action: req.action, replica: req.replica, leader: this.replica, time }
+    const record: ControlRecord = {
+      schema: CONTROL_SCHEMA,
+      route: req.route,
+      state,
+      // every record carries the hold: after compaction the last one alone must be the whole truth
+      ...(hold === undefined ? {} : { ramp: hold }),
+      request: req.id,
+      outcome: applied ? 'applied' : 'rejected',
+      who: req.who,
+      action: req.action,
+      replica: req.replica,
+      leader: this.replica,
+      time,
+    }
     const topicMessages = [{ topic: this.#topic, messages: [{ key: req.route, value: JSON.stringify(record) }] }]
     if (applied) {
-      const audit = { schema: AUDIT_SCHEMA, time, who: req.who, action: req.action, route: req.route, before: copyState(current), after: state, replica: req.replica, request: req.id }
+      const audit = { schema: AUDIT_SCHEMA, time, who: req.who, action: req.action, route: req.route, before: copyState(current), after: state, ...(req.ramp === undefined ? {} : { ramp: copyHold(req.ramp) }), replica: req.replica, request: req.id }
       topicMessages.push({ topic: this.#auditTopic, messages: [{ key: req.route, value: JSON.stringify(audit) }] })
     }
     // a failed send throws: kafkajs hands the same request over again
     await this.#publishDecision(topicMessages, message.offset)
     leading.set(req.route, state)
+    if (hold !== undefined) this.#leadingRamp.set(req.route, hold)
     this.#remember(req.id)
   }
 
@@ -389,6 +430,7 @@ export class ControlLog {
       patch,
       ...(meta.ifMatch === undefined ? {} : { ifMatch: meta.ifMatch }),
       ...(meta.expect === undefined ? {} : { expect: meta.expect }),
+      ...(meta.ramp === undefined ? {} : { ramp: copyHold(meta.ramp) }),
       who: meta.who,
       action: meta.action,
       replica: this.replica,
@@ -411,6 +453,7 @@ export class ControlLog {
     try {
       const record = await answer
       if (record.outcome === 'rejected') {
+        if (meta.action === 'ramp' && record.ramp?.paused === true) throw new CutoverError('CUTOVER_VERSION_CONFLICT', `route '${route}': its ramp is paused (${record.ramp.reason ?? 'held'}): the step was refused`)
         throw new CutoverError('CUTOVER_VERSION_CONFLICT', `route '${route}' is at version ${record.state.version}, not ${meta.ifMatch ?? meta.expect}`)
       }
       return copyState(record.state)
@@ -432,6 +475,14 @@ export class ControlLog {
     await this.#admin.deleteGroups([this.#followerGroup]).catch(() => undefined)
     await this.#admin.disconnect().catch(() => undefined)
   }
+}
+
+function copyHold(h: RampHold): RampHold {
+  return h.paused && typeof h.reason === 'string' ? { paused: true, reason: h.reason } : { paused: h.paused === true }
+}
+
+function sameHold(a: RampHold | undefined, b: RampHold): boolean {
+  return (a?.paused ?? false) === b.paused && a?.reason === b.reason
 }
 
 function sameState(a: RouteState, b: RouteState): boolean {

@@ -6,10 +6,20 @@ import type { CutoverConfig } from '../config/schema.ts'
 import { CutoverError } from '../errors.ts'
 import type { AuditLog } from './audit.ts'
 import { ControlLog } from './control-log.ts'
-import { copyState, type RouteState, type RouteStatePatch } from './route-state.ts'
+import { copyState, type RampHold, type RouteState, type RouteStatePatch } from './route-state.ts'
 import { readStateFile, StateFileWriter, type KeptState } from './state-file.ts'
 
 export type StateListener = (id: string, state: RouteState) => void
+export type RampHoldListener = (id: string, hold: RampHold) => void
+
+/** Who asked for a change and on which version; `ramp` (with `state.shared` only) holds or releases the route's ramp in the same change. */
+export interface UpdateMeta {
+  readonly who: string
+  readonly action: string
+  readonly ifMatch?: number
+  readonly expect?: number
+  readonly ramp?: RampHold
+}
 
 /**
  * Where a route's live value came from: the config, the state file at start, a change since, or
@@ -46,6 +56,7 @@ export class RouteStateStore {
   readonly #writer: StateFileWriter | null
   readonly #audit: AuditLog
   readonly #listeners: StateListener[] = []
+  readonly #rampListeners: RampHoldListener[] = []
   /** with `state.shared`: changes go through the control topic instead of this process */
   #shared: ControlLog | null = null
 
@@ -134,6 +145,9 @@ export class RouteStateStore {
     store.#shared = new ControlLog(config, audit, log, {
       current: (id) => store.#states.get(id),
       apply: (id, next) => store.#applyShared(id, next),
+      applyRamp: (id, hold) => {
+        for (const l of store.#rampListeners) l(id, hold)
+      },
     })
     void store.#shared.synced().catch(() => undefined)
     return store
@@ -182,11 +196,21 @@ export class RouteStateStore {
     this.#listeners.push(listener)
   }
 
+  /** With `state.shared`: the route's ramp hold as the fleet has it (undefined: never held). */
+  rampHold(id: string): RampHold | undefined {
+    return this.#shared?.rampHold(id)
+  }
+
+  /** With `state.shared`: a control record changed a route's ramp hold. */
+  onRampHold(listener: RampHoldListener): void {
+    this.#rampListeners.push(listener)
+  }
+
   /**
    * Applies a change. `ifMatch` (a version) makes it conditional: a stale version is refused with
    * CUTOVER_VERSION_CONFLICT rather than overwriting someone else's change.
    */
-  async update(id: string, patch: RouteStatePatch, meta: { who: string; action: string; ifMatch?: number; expect?: number }): Promise<RouteState> {
+  async update(id: string, patch: RouteStatePatch, meta: UpdateMeta): Promise<RouteState> {
     const live = this.#states.get(id)
     if (live === undefined) throw new CutoverError('CUTOVER_ROUTE_NOT_FOUND', `unknown route '${id}'`)
     // the leader decides, audits and publishes; listeners fire when the record is read back

@@ -16,3 +16,13 @@ export type RouteStatePatch = Partial<Pick<RouteState, 'weight' | 'mirror' | 're
 export function copyState(s: RouteState): RouteState {
   return { weight: s.weight, mirror: s.mirror, readSample: s.readSample, version: s.version }
 }
+
+/**
+ * With `state.shared`: whether the route's ramp is held (an operator's pause, a guard trip, a
+ * rollback). Part of the route's shared state on the control topic, so every replica, and above
+ * all the control leader that steps the ramp, holds it alike.
+ */
+export interface RampHold {
+  readonly paused: boolean
+  readonly reason?: string
+}

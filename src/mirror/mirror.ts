@@ -53,6 +53,9 @@ export interface MirrorJob {
   readonly query: string
 }
 
+/** What this process's noise learning did by itself: learned fields, or an operator's clear. */
+export type NoiseChange = { readonly kind: 'learned'; readonly route: string; readonly fields: readonly string[] } | { readonly kind: 'cleared'; readonly route: string }
+
 /** `noise`: the answers differed only in learned noise fields (a match for every other purpose) */
 export type MirrorOutcome = 'match' | 'noise' | 'mismatch' | 'error' | 'timeout' | 'skipped'
 const MIRROR_OUTCOMES: readonly MirrorOutcome[] = ['match', 'noise', 'mismatch', 'error', 'timeout', 'skipped']
@@ -135,6 +138,7 @@ export class Mirror {
   readonly #ids: IdStore | null
   readonly #creates = new PendingCreates()
   readonly #journal: Journal | null
+  readonly #noiseListeners: ((change: NoiseChange) => void)[] = []
   #inFlight = 0
   #idle: (() => void)[] = []
 
@@ -203,11 +207,32 @@ export class Mirror {
 
   /** Forgets a route's learned noise and starts learning again; false when it does not learn. */
   clearNoise(routeId: string): boolean {
+    if (!this.forgetNoise(routeId)) return false
+    for (const fn of this.#noiseListeners) fn({ kind: 'cleared', route: routeId })
+    return true
+  }
+
+  /** Like clearNoise, for a clear made elsewhere (another replica): the listeners are not told. */
+  forgetNoise(routeId: string): boolean {
     const noise = this.#plans.get(routeId)?.noise
     if (noise === null || noise === undefined) return false
     noise.clear()
     this.#metrics.noiseFields.labels(routeId).set(0)
     return true
+  }
+
+  /** Fields another replica learned for this route (see NoiseLearner.adopt); returns those taken. */
+  adoptNoise(routeId: string, fields: readonly string[]): string[] {
+    const noise = this.#plans.get(routeId)?.noise
+    if (noise === null || noise === undefined) return []
+    const taken = fields.filter((f) => noise.adopt(f))
+    if (taken.length > 0) this.#metrics.noiseFields.labels(routeId).set(noise.fields.size)
+    return taken
+  }
+
+  /** Calls `fn` when this process learns noise fields or an operator clears a route's noise. */
+  onNoiseChange(fn: (change: NoiseChange) => void): void {
+    this.#noiseListeners.push(fn)
   }
 
   /** A write went through the gateway (client-facing path, no query): noise samples around it are void. */
@@ -373,6 +398,7 @@ export class Mirror {
     if (added.length > 0) {
       this.#log.info({ route: job.routeId, fields: added }, 'learned noisy fields')
       this.#metrics.noiseFields.labels(job.routeId).set(noise.fields.size)
+      for (const fn of this.#noiseListeners) fn({ kind: 'learned', route: job.routeId, fields: added })
     }
   }
 

@@ -67,7 +67,32 @@ export interface IdPairEvent {
   time: string
 }
 
-export type Topic = 'diffs' | 'replay' | 'control' | 'audit' | 'ids'
+export const NOISE_SCHEMA = 'cutover.noise/v1'
+
+/**
+ * On the compacted `kafka.topics.noise` (with `state.shared`). A learned field, keyed
+ * `${route}\0${field}`: `epoch` is the id of the last clear of the route its replica had read
+ * (null before any), so a field learned before a clear never comes back after it.
+ */
+export interface NoiseFieldEvent {
+  schema: typeof NOISE_SCHEMA
+  route: string
+  field: string
+  epoch: string | null
+  replica: string
+  time: string
+}
+
+/** A clear of a route's learned noise, keyed by route: every replica forgets what it learned. */
+export interface NoiseClearEvent {
+  schema: typeof NOISE_SCHEMA
+  route: string
+  clear: string
+  replica: string
+  time: string
+}
+
+export type Topic = 'diffs' | 'replay' | 'control' | 'audit' | 'ids' | 'noise'
 
 export interface OutgoingRecord {
   topic: Topic

@@ -14,21 +14,27 @@ const RETRY_MS = 100
 export async function ensureTopics(admin: Admin, topics: ITopicConfig[], ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
   await admin.createTopics({ waitForLeaders: true, topics })
-  for (const { topic } of topics) await whileElecting(() => admin.fetchTopicOffsets(topic), deadline)
+  for (const { topic } of topics) await whileElecting(() => admin.fetchTopicOffsets(topic), deadline - Date.now())
 }
 
 /** `fetchTopicOffsets`, retried while the topic is still electing its leader (see ensureTopics). */
 export function topicOffsets(admin: Admin, topic: string, ms = 10_000): ReturnType<Admin['fetchTopicOffsets']> {
-  return whileElecting(() => admin.fetchTopicOffsets(topic), Date.now() + ms)
+  return whileElecting(() => admin.fetchTopicOffsets(topic), ms)
 }
 
-async function whileElecting<T>(fn: () => Promise<T>, deadline: number): Promise<T> {
+/**
+ * Runs `fn` again while the broker says the topic is still electing its leader (as is, or as the
+ * cause of kafkajs' own retries running out), for up to `ms`; any other error (Kafka away, not
+ * allowed) is thrown at once, and the last one at the deadline.
+ */
+export async function whileElecting<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms
   for (;;) {
     try {
       return await fn()
     } catch (err) {
-      const type = (err as { type?: string }).type
-      if (type === undefined || !ELECTING.has(type) || Date.now() + RETRY_MS > deadline) throw err
+      const cause = ((err as { cause?: unknown }).cause ?? err) as { type?: string }
+      if (cause.type === undefined || !ELECTING.has(cause.type) || Date.now() + RETRY_MS > deadline) throw err
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
     }
   }

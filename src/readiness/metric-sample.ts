@@ -61,6 +61,32 @@ export class MetricSample {
     return out
   }
 
+  /** This sample plus other processes' metrics (other replicas', as sent by toFamilies). */
+  plus(parts: readonly (readonly MetricFamily[])[]): MetricSample {
+    const out = new MetricSample()
+    for (const n of this.#names) out.#names.add(n)
+    for (const [name, byKey] of this.#series) out.#series.set(name, new Map([...byKey].map(([k, s]) => [k, { labels: s.labels, value: s.value }])))
+    for (const families of parts) for (const f of families) out.#add(f)
+    return out
+  }
+
+  /**
+   * The series of the given families whose labels include `match`, as families again (a
+   * histogram's `_bucket` series under their own name): what another process can merge or add.
+   * Every family named is listed, with or without values, so `has()` answers the same there.
+   */
+  toFamilies(names: readonly string[], match: Readonly<Record<string, string>> = {}): MetricFamily[] {
+    const out: MetricFamily[] = []
+    for (const name of names) {
+      if (this.#names.has(name)) out.push({ name, values: [] })
+      for (const series of [name, `${name}_bucket`]) {
+        const values = this.select(series, match).map((s) => ({ value: s.value, labels: { ...s.labels } }))
+        if (values.length > 0) out.push({ name: series, values })
+      }
+    }
+    return out
+  }
+
   /** True when any process registered the metric family (even with no values yet). */
   has(family: string): boolean {
     return this.#names.has(family)

@@ -1,15 +1,20 @@
 import type { CutoverConfig } from '../config/schema.ts'
-import type { DiffSummary } from '../compare/diff-log.ts'
+import { mergeSummaries, type DiffSummary } from '../compare/diff-log.ts'
 import type { RouteStateStore } from '../control/route-state-store.ts'
 import type { GuardSnapshot } from '../resilience/guard.ts'
 import type { RampState } from '../resilience/ramp.ts'
 import { MetricSample, type MetricFamily } from './metric-sample.ts'
-import { PhaseClock, type Phase } from './phase-clock.ts'
+import { PhaseClock, type Phase, type PhaseEntry } from './phase-clock.ts'
 import type { ReplayTopicCounts } from './replay-topics.ts'
+import { READINESS_INPUTS_SCHEMA, READINESS_PUBLISH_MS, type FleetReadiness, type ReplicaInputs, type RouteInputs } from './fleet-readiness.ts'
 import { latencyRatio, mismatchRate, thresholdsOf, verdictFor, type BackendFacts, type ReadinessThresholds, type RouteFacts, type TopField, type Verdict } from './readiness.ts'
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 const TOP_FIELDS = 5
+/** The metric families a route's readiness reads (what a replica sends the fleet). */
+const ROUTE_FAMILIES = ['cutover_requests_total', 'cutover_upstream_errors_total', 'cutover_request_duration_seconds', 'cutover_mirror_total']
+/** Diff groups per route a replica sends: enough for the fleet's top fields. */
+const SENT_GROUPS = 20
 
 export interface ReadinessRoute {
   readonly id: string
@@ -71,6 +76,8 @@ export interface ReadinessReport {
     /** what Kafka holds: replay events `cutover replay` has not reached yet, and dead letters; null without Kafka or when it did not answer */
     readonly replayTopic: ReplayTopicCounts | null
   }
+  /** with `state.shared`: the replicas whose inputs the report adds up (this one first) */
+  readonly fleet?: { readonly replicas: readonly string[] }
 }
 
 export interface ReadinessDeps {
@@ -84,6 +91,8 @@ export interface ReadinessDeps {
   readonly breakers: () => Promise<Record<string, string>>
   /** the replay topics' backlog and dead letters; absent without Kafka */
   readonly replayTopics?: (() => Promise<ReplayTopicCounts | null>) | undefined
+  /** with `state.shared`: the other replicas' inputs, and where this one publishes its own */
+  readonly fleet?: FleetReadiness | null
   readonly now?: () => number
 }
 
@@ -123,6 +132,7 @@ export class ReadinessService {
   readonly #now: () => number
   readonly #baselines = new Map<string, MetricSample>()
   readonly #capturing = new Set<Promise<void>>()
+  #publishTimer: NodeJS.Timeout | null = null
 
   constructor(deps: ReadinessDeps) {
     this.#deps = deps
@@ -131,6 +141,61 @@ export class ReadinessService {
     deps.store.onChange((id, state) => {
       if (this.#clock.onState(id, state)) this.#capture(id)
     })
+    const fleet = deps.fleet
+    if (fleet !== undefined && fleet !== null) {
+      const publish = (): void => {
+        void this.#inputs(fleet.replica)
+          .then(async (inputs) => fleet.publish(inputs))
+          .catch(() => undefined) // the next round tries again
+      }
+      this.#publishTimer = setInterval(publish, READINESS_PUBLISH_MS)
+      this.#publishTimer.unref()
+      publish()
+    }
+  }
+
+  /** Stops publishing this replica's inputs. */
+  stop(): void {
+    if (this.#publishTimer !== null) clearInterval(this.#publishTimer)
+    this.#publishTimer = null
+  }
+
+  /** This replica's readiness inputs, for the other replicas: each route since its phase began here. */
+  async #inputs(replica: string): Promise<ReplicaInputs> {
+    const d = this.#deps
+    await Promise.all(this.#capturing)
+    const [parts, summary, guards, breakers] = await Promise.all([d.metrics(), d.diffSummary(undefined), d.guards(), d.breakers()])
+    const all = MetricSample.merge(parts)
+    const routes: Record<string, RouteInputs> = {}
+    const now = this.#now()
+    for (const r of d.routes) {
+      const baseline = this.#baselines.get(r.id)
+      const m = baseline === undefined ? all : all.minus(baseline)
+      const entry = this.#clock.get(r.id)
+      const guard = guards[r.id]
+      routes[r.id] = {
+        metrics: m.toFamilies(ROUTE_FAMILIES, { route: r.id }),
+        phase: entry?.phase ?? 'legacy',
+        since: entry?.since ?? now,
+        sinceStart: entry?.sinceStart ?? true,
+        guard: guard === undefined ? null : { status: guard.status, ...(guard.breach === undefined ? {} : { breach: guard.breach }) },
+      }
+    }
+    const perRoute = new Map<string, number>()
+    const groups = summary.groups.filter((g) => {
+      const n = (perRoute.get(g.route) ?? 0) + 1
+      perRoute.set(g.route, n)
+      return n <= SENT_GROUPS
+    })
+    return {
+      schema: READINESS_INPUTS_SCHEMA,
+      replica,
+      at: now,
+      routes,
+      backlog: [...all.toFamilies(['cutover_publish_backlog']), ...all.toFamilies(['cutover_publish_total'], { topic: 'replay' })],
+      summary: { ...summary, groups },
+      breakers,
+    }
   }
 
   #capture(id: string): void {
@@ -147,17 +212,23 @@ export class ReadinessService {
     const d = this.#deps
     // a report right after a phase change waits for that change's baseline
     await Promise.all(this.#capturing)
-    const [parts, summary, guards, breakers, replayTopic] = await Promise.all([d.metrics(), d.diffSummary(undefined), d.guards(), d.breakers(), d.replayTopics?.() ?? null])
+    const [parts, ownSummary, guards, ownBreakers, replayTopic] = await Promise.all([d.metrics(), d.diffSummary(undefined), d.guards(), d.breakers(), d.replayTopics?.() ?? null])
     const all = MetricSample.merge(parts)
     const states = d.store.snapshot()
     const now = this.#now()
+    // with state.shared: every other replica's inputs, each since the phase began there
+    const others = d.fleet?.others(now) ?? []
+    const summary = others.length === 0 ? ownSummary : mergeSummaries([ownSummary, ...others.map((o) => o.summary)])
+    const breakers = others.length === 0 ? ownBreakers : mostOpen([ownBreakers, ...others.map((o) => o.breakers)])
     const routes: RouteReadiness[] = []
     for (const r of d.routes) {
       const state = states[r.id]
       if (state === undefined) continue
       const baseline = this.#baselines.get(r.id)
-      const m = baseline === undefined ? all : all.minus(baseline)
-      const phaseEntry = this.#clock.get(r.id)
+      const own = baseline === undefined ? all : all.minus(baseline)
+      const theirs = others.map((o) => o.routes[r.id]).filter((x): x is RouteInputs => x !== undefined)
+      const m = theirs.length === 0 ? own : own.plus(theirs.map((t) => t.metrics))
+      const phaseEntry = earliestOf(this.#clock.get(r.id), theirs)
       const phase = phaseEntry?.phase ?? 'legacy'
       const cloud = backendFacts(m, r.id, 'cloud')
       const legacy = backendFacts(m, r.id, 'legacy')
@@ -170,7 +241,8 @@ export class ReadinessService {
         .filter((g) => g.route === r.id)
         .slice(0, TOP_FIELDS)
         .map((g) => ({ field: g.field, kind: g.kind, count: g.count }))
-      const guardSnap = guards[r.id]
+      // a replica whose window is breached speaks for the fleet
+      const guardSnap = theirs.find((t) => t.guard?.status === 'breached')?.guard ?? guards[r.id]
       const ramp = d.ramps.state(r.id)
       const facts: RouteFacts = {
         weight: state.weight,
@@ -213,8 +285,26 @@ export class ReadinessService {
         verdict: verdictFor(facts, r.thresholds),
       })
     }
-    return { generatedAt: new Date(now).toISOString(), routes, overall: overallOf(routes), backlog: { ...backlogOf(all), replayTopic } }
+    const backlog = { ...backlogOf(others.length === 0 ? all : all.plus(others.map((o) => o.backlog))), replayTopic }
+    const fleet = d.fleet === undefined || d.fleet === null ? {} : { fleet: { replicas: [d.fleet.replica, ...others.map((o) => o.replica).sort()] } }
+    return { generatedAt: new Date(now).toISOString(), routes, overall: overallOf(routes), backlog, ...fleet }
   }
+}
+
+/** The earliest time any replica saw the route's current phase begin (replicas that read it later, or started in it, saw it later). */
+function earliestOf(own: PhaseEntry | undefined, theirs: readonly RouteInputs[]): PhaseEntry | undefined {
+  if (own === undefined) return own
+  let best = own
+  for (const t of theirs) if (t.phase === own.phase && t.since < best.since) best = { phase: t.phase, since: t.since, sinceStart: t.sinceStart }
+  return best
+}
+
+/** A backend is as open as the most open view any replica has of it. */
+function mostOpen(parts: readonly Readonly<Record<string, string>>[]): Record<string, string> {
+  const rank: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 }
+  const out: Record<string, string> = {}
+  for (const part of parts) for (const [b, st] of Object.entries(part)) if ((rank[st] ?? 0) >= (rank[out[b] ?? 'closed'] ?? 0)) out[b] = st
+  return out
 }
 
 function overallOf(routes: readonly RouteReadiness[]): ReadinessReport['overall'] {

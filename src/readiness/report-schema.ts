@@ -72,6 +72,10 @@ export const readinessReportSchema = z
       replay: z.strictObject({ sent: count, spooled: count, dropped: count }),
       replayTopic: z.strictObject({ pending: count, dead: count }).nullable().describe('replay events not yet replayed and dead letters, as Kafka holds them; null without Kafka'),
     }),
+    fleet: z
+      .strictObject({ replicas: z.array(z.string()).describe('this replica first, then the others whose inputs are fresh') })
+      .optional()
+      .describe('with state.shared: the replicas whose traffic the report adds up'),
   })
   .describe('Readiness of every route: GET /readiness, cutover report --json')
 

@@ -206,3 +206,25 @@ describe('NoiseLearner.learn', () => {
     expect(r.noise).toBe(MAX_NOISE_FIELDS)
   })
 })
+
+describe('NoiseLearner.adopt', () => {
+  it('takes over leaf fields another learner learned, within MAX_NOISE_FIELDS, and lists them as fromFleet', () => {
+    const l = new NoiseLearner()
+    expect(l.adopt('body.generatedAt')).toBe(true)
+    expect(l.adopt('body.generatedAt')).toBe(false)
+    for (const p of ['body', 'status', 'headers', 'body.tags[*]', 'body.items[*]', 'body.items[0]', 'nonsense']) expect(l.adopt(p), p).toBe(false)
+    expect(l.snapshot()).toMatchObject({ fields: ['body.generatedAt'], fromFleet: ['body.generatedAt'], samples: 0, learning: true })
+    for (let i = 0; l.fields.size < MAX_NOISE_FIELDS; i++) l.adopt(`body.f${i}`)
+    expect(l.adopt('body.oneMore')).toBe(false)
+    l.clear()
+    expect(l.snapshot()).toEqual({ fields: [], candidates: [], samples: 0, pairs: 0, discarded: 0, learning: true })
+  })
+
+  it('an adopted field hides only a changed value, like a learned one', () => {
+    const l = new NoiseLearner()
+    l.adopt('body.generatedAt')
+    const opts = compileCompareOptions(undefined)
+    expect(compareResponses(order(1), order(2), opts, l.fields).differences.map(differencePath)).toEqual(['body.items[0].ts', 'body.items[1].ts'])
+    expect(compareResponses(jsonResponse({ generatedAt: 'x' }), jsonResponse({}), opts, l.fields).differences.map(differencePath)).toEqual(['body.generatedAt'])
+  })
+})

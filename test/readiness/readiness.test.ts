@@ -147,6 +147,28 @@ describe('MetricSample', () => {
     expect(m.quantile('cutover_request_duration_seconds', 0.99, { route: 'b', backend: 'cloud' })).toBeNull()
   })
 
+  it("toFamilies sends one route's series, histogram buckets included, and plus adds another replica's to a sample", () => {
+    const bucket = (le: string, value: number, route = 'a') => ({ value, labels: { le, route, backend: 'cloud' }, metricName: 'cutover_request_duration_seconds_bucket' })
+    const replica1 = MetricSample.merge([
+      [
+        family('cutover_requests_total', [{ value: 3, labels: { route: 'a', backend: 'cloud', code: 200 } }, { value: 5, labels: { route: 'b', backend: 'cloud', code: 200 } }]),
+        family('cutover_request_duration_seconds', [bucket('0.01', 90), bucket('+Inf', 100), bucket('0.01', 1, 'b'), bucket('+Inf', 1, 'b')]),
+        family('cutover_upstream_errors_total', []),
+      ],
+    ])
+    const sent = JSON.parse(JSON.stringify(replica1.toFamilies(['cutover_requests_total', 'cutover_request_duration_seconds', 'cutover_upstream_errors_total'], { route: 'a' })))
+    const replica2 = MetricSample.merge([[family('cutover_requests_total', [{ value: 4, labels: { route: 'a', backend: 'cloud', code: 200 } }]), family('cutover_request_duration_seconds', [bucket('0.01', 10), bucket('+Inf', 100)])]])
+    const fleet = replica2.plus([sent])
+    expect(fleet.sum('cutover_requests_total', { route: 'a' })).toBe(7)
+    // route b stayed on replica 1: only route a was sent
+    expect(fleet.sum('cutover_requests_total', { route: 'b' })).toBe(0)
+    expect(fleet.sum('cutover_request_duration_seconds_bucket', { route: 'a', le: '+Inf' })).toBe(200)
+    expect(fleet.has('cutover_upstream_errors_total')).toBe(true)
+    // plus leaves the sample it was called on as it was
+    expect(replica2.sum('cutover_requests_total', { route: 'a' })).toBe(4)
+    expect(replica2.has('cutover_upstream_errors_total')).toBe(false)
+  })
+
   it('backendFacts counts failover-hidden failures once cutover_upstream_errors_total exists', () => {
     const req = family('cutover_requests_total', [
       { value: 90, labels: { route: 'a', backend: 'cloud', code: 200 } },

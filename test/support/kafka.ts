@@ -13,10 +13,10 @@ export function brokers(): string[] {
 }
 
 /** Fresh topic names per test file, so reruns against a long-lived cluster stay independent. */
-export function topicsFor(prefix: string): { diffs: string; replay: string; control: string; audit: string; ids: string; replayDead: string; replayDone: string } {
+export function topicsFor(prefix: string): { diffs: string; replay: string; control: string; audit: string; ids: string; noise: string; readiness: string; replayDead: string; replayDone: string } {
   const id = randomUUID().slice(0, 8)
   const name = (topic: string): string => `${prefix}-${id}.${topic}`
-  return { diffs: name('diffs'), replay: name('replay'), control: name('control'), audit: name('audit'), ids: name('ids'), replayDead: name('replay.dead'), replayDone: name('replay.done') }
+  return { diffs: name('diffs'), replay: name('replay'), control: name('control'), audit: name('audit'), ids: name('ids'), noise: name('noise'), readiness: name('readiness'), replayDead: name('replay.dead'), replayDone: name('replay.done') }
 }
 
 /** How a test client reaches a secure listener: kafkajs `ssl` and `sasl` options. */
