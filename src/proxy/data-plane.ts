@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_METHODS } from '../config/defaults.ts'
 import { errorBody, ERRORS } from '../errors.ts'
@@ -56,16 +56,61 @@ function refuseAfterPending(socket: Socket): void {
   next()
 }
 
+const PROXIED_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS)
+
 /**
- * The client-facing server. fastify owns connections, HTTP parsing, lifecycle and close; every
- * request goes to one catch-all route that hands the raw request to the Forwarder (reply is
- * hijacked, so no serialisation or hook runs for proxied bytes). Rule matching is the route
- * table's, because rules are ordered (first match wins) and fastify's router picks the most
- * specific match instead.
+ * The requests the Forwarder takes straight from node's server, without fastify's per-request
+ * work (its Request and Reply objects, child logger, router, hooks): a proxied method and an
+ * origin-form target with no percent-escape. Anything else (odd methods, absolute-form or `*`
+ * targets, escapes find-my-way may refuse) goes through fastify as before, whose catch-all route
+ * ends in the same Forwarder and whose error handlers answer the rest.
+ */
+function direct(req: IncomingMessage): boolean {
+  const url = req.url
+  return url !== undefined && url.charCodeAt(0) === 47 /* / */ && !url.includes('%') && PROXIED_METHODS.has(req.method as string)
+}
+
+/**
+ * node's server with fastify's timeouts (what fastify would have built itself), whose requests go
+ * to `proxy` when `direct` and to fastify's own handler otherwise.
+ */
+function serverFactory(proxy: (req: IncomingMessage, res: ServerResponse) => void) {
+  return (fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyServerOptions) => {
+    const server = createServer((req, res) => {
+      if (direct(req)) proxy(req, res)
+      else fastifyHandler(req, res)
+    })
+    if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout
+    if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout
+    if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout)
+    return server
+  }
+}
+
+/**
+ * The client-facing server. fastify owns the server's lifecycle and close, malformed HTTP, and
+ * the requests `direct` leaves to it; every proxied request reaches the Forwarder with the raw
+ * request and response (reply hijacked on fastify's route, so no serialisation or hook runs for
+ * proxied bytes either way). Rule matching is the route table's, because rules are ordered (first
+ * match wins) and fastify's router picks the most specific match instead.
  */
 export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
-  const { forwarder, draining } = opts
+  const { forwarder, draining, log } = opts
+  const proxy = (req: IncomingMessage, res: ServerResponse): void => {
+    if (draining.value) {
+      sendGatewayError(res, 'CUTOVER_DRAINING', requestIdOf(req), undefined, true)
+      return
+    }
+    try {
+      forwarder.handle(req, res)
+    } catch (err) {
+      // what fastify's error handler does for its route: logged, and a 500 when nothing went out yet
+      log.error({ err }, 'data plane error')
+      sendGatewayError(res, 'CUTOVER_INTERNAL', requestIdOf(req))
+    }
+  }
   const app = Fastify({
+    serverFactory: serverFactory(proxy),
     loggerInstance: opts.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
@@ -100,7 +145,7 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
     handler(request, reply) {
       reply.hijack()
       if (draining.value) {
-        sendGatewayError(reply.raw, 'CUTOVER_DRAINING', typeof request.headers['x-request-id'] === 'string' ? request.headers['x-request-id'] : undefined, undefined, true)
+        sendGatewayError(reply.raw, 'CUTOVER_DRAINING', requestIdOf(request.raw), undefined, true)
         return
       }
       forwarder.handle(request.raw, reply.raw)
@@ -122,4 +167,9 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
   })
 
   return app
+}
+
+function requestIdOf(req: IncomingMessage): string | undefined {
+  const id = req.headers['x-request-id']
+  return typeof id === 'string' ? id : undefined
 }
