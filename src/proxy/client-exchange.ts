@@ -10,7 +10,7 @@ import { sendGatewayError } from './errors-reply.ts'
 import { stripResponseHeaders } from './headers.ts'
 import type { RouteMetrics } from './route-metrics.ts'
 import { classifyUpstreamError, nothingSent, upstreamErrorReason, type UpstreamErrorReason } from './upstream-error.ts'
-import type { CacheTap } from './stages/cache.ts'
+import type { CacheTap } from './stages/cache-tap.ts'
 import { SAFE_METHODS, type ProxyRequest } from './stages/request.ts'
 import type { MirrorTap } from './stages/tap.ts'
 

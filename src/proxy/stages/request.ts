@@ -7,7 +7,7 @@ import type { ClientHeaderFacts } from '../headers.ts'
 import type { RouteMetrics } from '../route-metrics.ts'
 import type { Upstream } from '../upstreams.ts'
 import type { ReadCache } from '../../cache/read-cache.ts'
-import type { CacheTap } from './cache.ts'
+import type { CacheTap } from './cache-tap.ts'
 
 /**
  * One client request on its way through the stages (docs/architecture.md, "The request path").
