@@ -3,7 +3,7 @@
  * per route, bounded in bytes, honouring Cache-Control and Vary, with stale-if-error, coalesced
  * misses, and invalidation by writes that pass through the gateway.
  *
- * ## Wiring (src/proxy/forwarder.ts)
+ * ## Wiring (src/proxy/stages/cache.ts and cache-tap.ts; docs/architecture.md)
  *
  * At start: `policies = compileCachePolicies(config.routes)` (route id → CachePolicy, only routes
  * with `cache`) and one `new ReadCache({ maxBytes, fillDeadlineMs })` per process.
@@ -21,8 +21,8 @@
  *     if (fill.leader) fill.complete(body === null ? null : cache.store(c, { method: 'GET', status, headers, body, backend }).entry)
  *   } })                                                           // count 'miss'
  *
- * `serve(e)`: `res.writeHead(e.status, e.headers)` after setting `age: cache.age(e)`,
- * `x-cutover-backend: e.backend`, `x-request-id`; `res.end(method === 'HEAD' ? undefined : e.body)`.
+ * `serve(e)`: `res.writeHead(e.status, [...e.head, 'age', cache.age(e), 'x-cutover-backend', e.backend,
+ * 'x-request-id', id])`; `res.end(method === 'HEAD' ? undefined : e.body)`.
  * `e.headers` is frozen, has no Set-Cookie/Age/x-request-id and a `content-length` equal to the
  * stored body. A leader must call `complete` exactly once, also when the upstream failed, the
  * client went away or the body went past `maxBodyBytes` (then with null); the deadline only

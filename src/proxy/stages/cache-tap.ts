@@ -1,22 +1,21 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
-import type { Counter } from 'prom-client'
 import type { CachedEntry, CacheLookup, LeaderFill, ReadCache } from '../../cache/read-cache.ts'
 import { BodyCollector } from '../../compare/captured-response.ts'
-import type { Metrics } from '../../metrics/metrics.ts'
+import type { HotCount, Metrics } from '../../metrics/metrics.ts'
 import type { RouteMetrics } from '../route-metrics.ts'
 
 /** `cutover_cache_total` children for one route, resolved at start. */
 export class CacheCounters {
-  readonly hit: Counter.Internal
-  readonly miss: Counter.Internal
-  readonly stale: Counter.Internal
-  readonly bypass: Counter.Internal
+  readonly hit: HotCount
+  readonly miss: HotCount
+  readonly stale: HotCount
+  readonly bypass: HotCount
 
   constructor(metrics: Metrics, route: string) {
-    this.hit = metrics.cache.labels(route, 'hit')
-    this.miss = metrics.cache.labels(route, 'miss')
-    this.stale = metrics.cache.labels(route, 'stale')
-    this.bypass = metrics.cache.labels(route, 'bypass')
+    this.hit = metrics.hotCount('cache', [route, 'hit'])
+    this.miss = metrics.hotCount('cache', [route, 'miss'])
+    this.stale = metrics.hotCount('cache', [route, 'stale'])
+    this.bypass = metrics.hotCount('cache', [route, 'bypass'])
   }
 }
 
