@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer, type ServerOptions } from 'node:https'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
@@ -71,15 +72,17 @@ function direct(req: IncomingMessage): boolean {
 }
 
 /**
- * node's server with fastify's timeouts (what fastify would have built itself), whose requests go
- * to `proxy` when `direct` and to fastify's own handler otherwise.
+ * The server fastify would have built itself (HTTP, or HTTPS when given `https` options, with
+ * fastify's timeouts), whose requests go to `proxy` when `direct` and to fastify's own handler
+ * otherwise.
  */
 function serverFactory(proxy: (req: IncomingMessage, res: ServerResponse) => void) {
-  return (fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyServerOptions) => {
-    const server = createServer((req, res) => {
+  return (fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyServerOptions & { https?: ServerOptions | null }) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       if (direct(req)) proxy(req, res)
       else fastifyHandler(req, res)
-    })
+    }
+    const server = options.https === undefined || options.https === null ? createServer(onRequest) : createHttpsServer(options.https, onRequest)
     if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout
     if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout
     if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout)

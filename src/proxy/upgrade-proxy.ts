@@ -84,7 +84,7 @@ export class UpgradeProxy {
     let target: string
     let route: string
     if (found !== null) {
-      const cloud = chooseCloud(found, stickyKey(found.sticky, req.headers, req.socket.remoteAddress))
+      const cloud = chooseCloud(found, stickyKey(found.sticky, req))
       upstream = cloud ? opts.cloud : opts.legacy
       target = upstreamPath(found, path, upstream.name)
       route = found.id

@@ -100,10 +100,20 @@ export function pathMatch(route: CompiledRoute, path: string): RegExpExecArray {
   return match
 }
 
-/** The sticky key of a request, or undefined when it has none (then the choice is random). */
-export function stickyKey(sticky: Sticky, headers: Record<string, string | string[] | undefined>, remoteAddress: string | undefined): string | undefined {
+/** What the sticky key is read from: a request's headers and its connection. */
+export interface StickySource {
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly socket: { readonly remoteAddress?: string | undefined }
+}
+
+/**
+ * The sticky key of a request, or undefined when it has none (then the choice is random). The
+ * client address is read only for `sticky: 'ip'` (node asks the kernel for it on first use).
+ */
+export function stickyKey(sticky: Sticky, req: StickySource): string | undefined {
   if (sticky === null) return undefined
-  if (sticky.kind === 'ip') return remoteAddress
+  const headers = req.headers
+  if (sticky.kind === 'ip') return req.socket.remoteAddress
   if (sticky.kind === 'header') {
     const v = headers[sticky.name]
     return Array.isArray(v) ? v[0] : v

@@ -36,7 +36,7 @@ export class ChooseSideStage {
     let upstream: Upstream
     if (route !== null) {
       const { legacy, cloud } = this.#sides
-      let toCloud = chooseCloud(route, stickyKey(route.sticky, r.req.headers, r.req.socket.remoteAddress))
+      let toCloud = chooseCloud(route, stickyKey(route.sticky, r.req))
       if (this.#breakers.size > 0 && !this.allows(toCloud ? cloud : legacy)) {
         if (!this.allows(toCloud ? legacy : cloud)) return this.#refuse(r, toCloud ? cloud : legacy)
         toCloud = !toCloud

@@ -28,8 +28,8 @@ export class TapStage {
     if (mirror === null) return
     const isWrite = !SAFE_METHODS.has(r.method)
     if (r.route !== null) this.#buildJob(r, r.route, isWrite, mirror, secondary)
-    // noise learning must know that this write came between two reads of what it changes (after
-    // the job took its writeSeq: the write is not between this request's own two reads)
+    // noise learning must know that this write came between two reads of what it changes; noted
+    // after the job read the write clock, as the job's writeSeq is the clock before this write
     if (isWrite) mirror.noteWrite(r.routeId, r.path)
   }
 
