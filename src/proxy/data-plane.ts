@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createServer as createHttpsServer, type ServerOptions } from 'node:https'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { HTTP_METHODS } from '../config/defaults.ts'
 import { errorBody, ERRORS } from '../errors.ts'
@@ -72,22 +71,21 @@ function direct(req: IncomingMessage): boolean {
 }
 
 /**
- * The server fastify would have built itself (HTTP, or HTTPS when given `https` options, with
- * fastify's timeouts), whose requests go to `proxy` when `direct` and to fastify's own handler
- * otherwise.
+ * Puts `proxy` in front of fastify on fastify's own server: node hands every request to the
+ * server's 'request' listeners, and the one fastify registered is its whole request handling.
+ * `direct` requests go to `proxy`, the rest to fastify's handler. Replacing the listener rather
+ * than passing a `serverFactory` keeps the server (HTTP or HTTPS, timeouts, every address a
+ * host name resolves to) exactly the one fastify builds; a further address's server serves
+ * through fastify's handler alone.
  */
-function serverFactory(proxy: (req: IncomingMessage, res: ServerResponse) => void) {
-  return (fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyServerOptions & { https?: ServerOptions | null }) => {
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-      if (direct(req)) proxy(req, res)
-      else fastifyHandler(req, res)
-    }
-    const server = options.https === undefined || options.https === null ? createServer(onRequest) : createHttpsServer(options.https, onRequest)
-    if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout
-    if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout
-    if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout)
-    return server
-  }
+function putInFront(server: Server, proxy: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const [fastifyHandler, ...others] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[]
+  if (fastifyHandler === undefined || others.length > 0) throw new Error('data plane: expected one request listener on the fastify server')
+  server.removeListener('request', fastifyHandler)
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (direct(req)) proxy(req, res)
+    else fastifyHandler(req, res)
+  })
 }
 
 /**
@@ -113,7 +111,6 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
     }
   }
   const app = Fastify({
-    serverFactory: serverFactory(proxy),
     loggerInstance: opts.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
@@ -130,6 +127,8 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
       sendGatewayError(reply.raw, 'CUTOVER_BAD_PATH', typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined)
     },
   })
+
+  putInFront(app.server, proxy)
 
   // RFC 9110 §10.1.1: a client that waits for 100 before sending its body gets the 413 instead
   // when its Content-Length is over the limit (the Forwarder refuses it before reading anything)
