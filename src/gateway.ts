@@ -121,8 +121,9 @@ export const MIRROR_DRAIN_MS = 5000
 export const SHUTDOWN_MARGIN_MS = 500
 
 /**
- * Builds everything a data-plane process needs around the given live route states. `worker`
- * names this process's spool folder: every process appends to files of its own.
+ * Builds everything a data-plane process needs around the given live route states (how the pieces
+ * fit and where their state lives: docs/architecture.md). `worker` names this process's spool
+ * folder: every process appends to files of its own.
  */
 export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<string, RouteState>, log: Logger, metrics: Metrics, worker = 0): Promise<DataPlaneHandle> {
   const tlsConfig = config.listen.tls

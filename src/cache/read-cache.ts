@@ -3,7 +3,7 @@
  * per route, bounded in bytes, honouring Cache-Control and Vary, with stale-if-error, coalesced
  * misses, and invalidation by writes that pass through the gateway.
  *
- * ## Wiring (src/proxy/forwarder.ts)
+ * ## Wiring (src/proxy/stages/cache.ts and cache-tap.ts; docs/architecture.md)
  *
  * At start: `policies = compileCachePolicies(config.routes)` (route id → CachePolicy, only routes
  * with `cache`) and one `new ReadCache({ maxBytes, fillDeadlineMs })` per process.
@@ -21,8 +21,8 @@
  *     if (fill.leader) fill.complete(body === null ? null : cache.store(c, { method: 'GET', status, headers, body, backend }).entry)
  *   } })                                                           // count 'miss'
  *
- * `serve(e)`: `res.writeHead(e.status, e.headers)` after setting `age: cache.age(e)`,
- * `x-cutover-backend: e.backend`, `x-request-id`; `res.end(method === 'HEAD' ? undefined : e.body)`.
+ * `serve(e)`: `res.writeHead(e.status, [...e.head, 'age', cache.age(e), 'x-cutover-backend', e.backend,
+ * 'x-request-id', id])`; `res.end(method === 'HEAD' ? undefined : e.body)`.
  * `e.headers` is frozen, has no Set-Cookie/Age/x-request-id and a `content-length` equal to the
  * stored body. A leader must call `complete` exactly once, also when the upstream failed, the
  * client went away or the body went past `maxBodyBytes` (then with null); the deadline only
@@ -125,6 +125,8 @@ export interface CachedEntry {
   readonly path: string
   readonly status: number
   readonly headers: Readonly<IncomingHttpHeaders>
+  /** `headers` as a flat [name, value, …] list, ready for writeHead: a hit copies no object */
+  readonly head: readonly string[]
   readonly body: Buffer
   /** the backend that produced it (for `x-cutover-backend`) */
   readonly backend: string
@@ -396,7 +398,7 @@ export class ReadCache {
 
     const key = lookup.base + varyKeyPart(vary, requestHeaders)
     const body = ownBuffer(response.body)
-    const { headers, bytes } = storedHeaders(response.headers, body.length)
+    const { headers, head, bytes } = storedHeaders(response.headers, body.length)
     const expiresAt = now + verdict.freshMs
     const staleUntil = expiresAt + verdict.staleMs
     const path = indexPath(lookup.path)
@@ -406,6 +408,7 @@ export class ReadCache {
       path,
       status: response.status,
       headers,
+      head,
       body,
       backend: response.backend,
       storedAt: now,
@@ -548,8 +551,9 @@ function ownBuffer(body: Buffer): Buffer {
   return copy
 }
 
-function storedHeaders(source: IncomingHttpHeaders, bodyLength: number): { headers: Readonly<IncomingHttpHeaders>; bytes: number } {
+function storedHeaders(source: IncomingHttpHeaders, bodyLength: number): { headers: Readonly<IncomingHttpHeaders>; head: readonly string[]; bytes: number } {
   const headers: IncomingHttpHeaders = {}
+  const head: string[] = []
   let bytes = 0
   for (const name of Object.keys(source)) {
     if (DROP_HEADERS.has(name)) continue
@@ -557,13 +561,20 @@ function storedHeaders(source: IncomingHttpHeaders, bodyLength: number): { heade
     if (v === undefined) continue
     if (typeof v === 'string') {
       headers[name] = v
+      head.push(name, v)
       bytes += name.length + v.length + HEADER_OVERHEAD_BYTES
     } else {
       headers[name] = v.slice()
-      for (const one of v) bytes += name.length + one.length + HEADER_OVERHEAD_BYTES
+      for (const one of v) {
+        head.push(name, one)
+        bytes += name.length + one.length + HEADER_OVERHEAD_BYTES
+      }
     }
   }
-  headers['content-length'] = String(bodyLength)
+  const length = String(bodyLength)
+  headers['content-length'] = length
+  head.push('content-length', length)
+  // the flat copy shares the strings: counted once
   bytes += 14 + 20 + HEADER_OVERHEAD_BYTES
-  return { headers: Object.freeze(headers), bytes }
+  return { headers: Object.freeze(headers), head: Object.freeze(head), bytes }
 }

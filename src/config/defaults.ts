@@ -45,3 +45,32 @@ export const DEFAULT_ID_MAX_PAIRS = 1_000_000
 /** `cutover replay`: tries of one event in a run before it is dead-lettered */
 export const DEFAULT_REPLAY_MAX_ATTEMPTS = 5
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+/**
+ * Why a ladder of ramp steps is unusable, or undefined when it is fine. Here rather than in
+ * src/resilience/ramp.ts (which re-exports it) so that the config schema imports no module that
+ * imports the schema back.
+ */
+export function rampStepsProblem(steps: readonly number[]): string | undefined {
+  if (steps.length === 0) return 'must list at least one step'
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i] as number
+    if (!Number.isInteger(s) || s < 1 || s > 100) return `step ${s} must be an integer from 1 to 100`
+    if (i > 0 && s <= (steps[i - 1] as number)) return `must be strictly increasing (${steps[i - 1]} then ${s})`
+  }
+  return undefined
+}
+
+/** A route's readiness thresholds (docs/readiness.md); src/readiness/readiness.ts re-exports them. */
+export interface ReadinessThresholds {
+  /** evidence needed before a verdict other than `hold`: compared exchanges in shadow, cloud requests after */
+  readonly minRequests: number
+  /** mismatches ÷ compared above this holds the route */
+  readonly maxMismatchRate: number
+  /** cloud error rate minus legacy error rate above this says roll back */
+  readonly maxErrorRateDelta: number
+  /** cloud p99 ÷ legacy p99 above this says roll back */
+  readonly maxLatencyRatio: number
+}
+
+export const DEFAULT_READINESS: ReadinessThresholds = Object.freeze({ minRequests: 100, maxMismatchRate: 0.01, maxErrorRateDelta: 0.01, maxLatencyRatio: 2 })

@@ -2,11 +2,9 @@ import { z } from 'zod'
 import * as D from './defaults.ts'
 import { reconcileProblems, reconcileSchema } from './reconcile-schema.ts'
 import { compilePathPattern } from '../routing/path-pattern.ts'
-import { rampStepsProblem } from '../resilience/ramp.ts'
 import { fieldPathProblem, parseFieldPath } from '../compare/field-path.ts'
 import { parsePath } from '../transform/path.ts'
 import { DEFAULT_MAX_EXAMPLES } from '../compare/comparator.ts'
-import { DEFAULT_READINESS } from '../readiness/readiness.ts'
 
 const WEIGHT_MESSAGE = 'must be an integer from 0 to 100'
 
@@ -278,7 +276,7 @@ const routeSchema = z.strictObject({
   ramp: z
     .strictObject({
       steps: z.array(weightSchema).superRefine((steps, ctx) => {
-        const problem = rampStepsProblem(steps)
+        const problem = D.rampStepsProblem(steps)
         if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
       }),
       intervalMs: positiveMs,
@@ -287,10 +285,10 @@ const routeSchema = z.strictObject({
   /** thresholds of GET /readiness and `cutover report` (docs/readiness.md) */
   readiness: z
     .strictObject({
-      minRequests: z.int('must be an integer').min(1, 'must be at least 1').default(DEFAULT_READINESS.minRequests),
-      maxMismatchRate: fraction.default(DEFAULT_READINESS.maxMismatchRate),
-      maxErrorRateDelta: fraction.default(DEFAULT_READINESS.maxErrorRateDelta),
-      maxLatencyRatio: z.number('must be a number of at least 1').min(1, 'must be at least 1').default(DEFAULT_READINESS.maxLatencyRatio),
+      minRequests: z.int('must be an integer').min(1, 'must be at least 1').default(D.DEFAULT_READINESS.minRequests),
+      maxMismatchRate: fraction.default(D.DEFAULT_READINESS.maxMismatchRate),
+      maxErrorRateDelta: fraction.default(D.DEFAULT_READINESS.maxErrorRateDelta),
+      maxLatencyRatio: z.number('must be a number of at least 1').min(1, 'must be at least 1').default(D.DEFAULT_READINESS.maxLatencyRatio),
     })
     .optional(),
   /** how `cutover reconcile` reads this route's collection on each backend (docs/mirroring.md) */

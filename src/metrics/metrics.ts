@@ -22,15 +22,54 @@ export interface Metrics {
   readonly idTranslations: Counter<'route' | 'result'>
   /** Where cutover_publish_backlog reads its value at scrape time. */
   setBacklogSource(fn: () => number): void
+  /**
+   * A child of `requests` or `cache` for the request path, bound once (at start, or the first time
+   * a label set is seen): see HotCount.
+   */
+  hotCount(counter: 'requests' | 'cache', labels: readonly string[]): HotCount
+}
+
+/**
+ * A counter child the request path increments: increments are summed in a plain number and added
+ * to the prom-client child when the counter is collected (every scrape and every `get()`), so a
+ * request pays an addition instead of prom-client's label hashing and validation on each `inc()`.
+ * What the registry reports is exact: nothing reads a counter without collecting it first.
+ */
+export class HotCount {
+  readonly #child: Counter.Internal
+  #pending = 0
+
+  constructor(child: Counter.Internal) {
+    this.#child = child
+  }
+
+  inc(): void {
+    this.#pending++
+  }
+
+  flush(): void {
+    if (this.#pending === 0) return
+    this.#child.inc(this.#pending)
+    this.#pending = 0
+  }
 }
 
 /** Metric definitions, registered on the injected registry. Names are part of the public surface. */
 export function createMetrics(registry: Registry, options: { processMetrics?: boolean } = {}): Metrics {
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
   let backlog: () => number = () => 0
-  return {
+  const hot = { requests: [] as HotCount[], cache: [] as HotCount[] }
+  const flush = (counts: readonly HotCount[]): void => {
+    for (const c of counts) c.flush()
+  }
+  const metrics: Metrics = {
     setBacklogSource(fn) {
       backlog = fn
+    },
+    hotCount(counter, labels) {
+      const count = new HotCount(metrics[counter].labels(...labels))
+      hot[counter].push(count)
+      return count
     },
     registry,
     requests: new Counter({
@@ -38,6 +77,9 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       help: 'Client requests answered, by route, serving backend and status code',
       labelNames: ['route', 'backend', 'code'],
       registers: [registry],
+      collect() {
+        flush(hot.requests)
+      },
     }),
     duration: new Histogram({
       name: 'cutover_request_duration_seconds',
@@ -87,6 +129,9 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       help: 'Read cache lookups by route and result: hit, miss, stale, bypass',
       labelNames: ['route', 'result'],
       registers: [registry],
+      collect() {
+        flush(hot.cache)
+      },
     }),
     guardTrips: new Counter({
       name: 'cutover_guard_trips_total',
@@ -132,6 +177,7 @@ export function createMetrics(registry: Registry, options: { processMetrics?: bo
       aggregator: 'max',
     }),
   }
+  return metrics
 }
 
 export interface RouteStats {

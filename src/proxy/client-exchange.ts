@@ -1,20 +1,19 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
-import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import { CutoverError } from '../errors.ts'
-import { stripResponseHeaders } from './headers.ts'
-import { sendGatewayError } from './errors-reply.ts'
 import { responseGone } from './http2-compat.ts'
-import { classifyUpstreamError, nothingSent, upstreamErrorReason, type UpstreamErrorReason } from './upstream-error.ts'
-import type { RouteMetrics } from './route-metrics.ts'
 import { BodyCollector } from '../compare/captured-response.ts'
-import type { BodyCapture } from '../mirror/body-capture.ts'
-import type { Mirror, MirrorJob } from '../mirror/mirror.ts'
 import type { BreakerTicket } from '../resilience/breaker.ts'
-import { serveEntry, type CacheTap } from './cache-serve.ts'
-import type { BackendUrls } from './backend-urls.ts'
 import type { ResponseTransform } from '../transform/response-transform.ts'
+import { hostnameOf, type BackendUrls } from './backend-urls.ts'
+import { sendGatewayError } from './errors-reply.ts'
+import { stripResponseHeaders } from './headers.ts'
+import type { RouteMetrics } from './route-metrics.ts'
+import { classifyUpstreamError, nothingSent, upstreamErrorReason, type UpstreamErrorReason } from './upstream-error.ts'
+import type { CacheTap } from './stages/cache-tap.ts'
+import { SAFE_METHODS, type ProxyRequest } from './stages/request.ts'
+import type { MirrorTap } from './stages/tap.ts'
 
 /**
  * A journalled write's answer is held (not sent) until its journal record is durable; past this
@@ -29,30 +28,55 @@ interface HeldAnswer {
   bytes: number
 }
 
-/** What a mirrored exchange carries besides the client answer. */
-export interface MirrorTap {
-  readonly mirror: Mirror
-  readonly job: MirrorJob
-  /** the request body's copy, when it had one */
-  readonly capture: BodyCapture | null
-  readonly collector: BodyCollector
+/** Resends a request that got no answer from its backend to the route's other side (the forward stage). */
+export interface Failover {
+  /** false when the other side cannot take it now (its breaker is open) */
+  available(r: ProxyRequest): boolean
+  resend(r: ProxyRequest): void
 }
 
-/** Resends a request that got no answer from its backend to the route's other side. */
-export interface Failover {
-  /** a safe method (RFC 9110 §9.2.1): resent after any failure but a deadline; otherwise only when the request never reached the backend */
-  readonly safe: boolean
-  /** false when the other side cannot take it now (its breaker is open) */
-  available(): boolean
-  resend(): void
-}
+/**
+ * Where an exchange is. It starts `sent` (dispatched, perhaps still queued for a connection) and
+ * ends in exactly one of the finished states; callbacks that arrive after that do nothing.
+ *
+ *   sent ──head──▶ streaming ──end──▶ answered
+ *     │    └─────▶ reshaping ──end──▶ streaming… (a transformed body, written whole)
+ *     │    └─────▶ holding ───end──▶ held ──journal durable──▶ answered
+ *     └─ any unfinished state ─▶ stale | refused | failed-over | client-gone
+ */
+export type ExchangeState =
+  | 'sent'
+  /** the head is in; the body is collected whole for the route's response transform */
+  | 'reshaping'
+  /** the head is written; the body streams to the client */
+  | 'streaming'
+  /** a journalled write: head and body held back until the journal record is durable */
+  | 'holding'
+  /** finished upstream, the answer complete but held; recorded and sent on release */
+  | 'held'
+  /** finished: the client has the backend's answer */
+  | 'answered'
+  /** finished: the backend failed and the client got the cache's stale copy */
+  | 'stale'
+  /** finished: a gateway error (502, 504, 413), or a cut connection once the head had gone */
+  | 'refused'
+  /** finished here: the request went to the other backend in a new exchange */
+  | 'failed-over'
+  /** finished: the client left before the answer was complete (499) */
+  | 'client-gone'
+
+const kExchange = Symbol('cutover.exchange')
+type ExchangeResponse = ServerResponse & { [kExchange]?: ClientExchange }
 
 /**
  * Streams one primary answer to the client: an undici dispatch handler writing straight into the
  * client's ServerResponse, with backpressure both ways, an end-to-end deadline that also covers
  * time spent queued for a pooled connection, and gateway-made errors when nothing was sent yet.
+ * The cache and mirror taps (src/proxy/stages/cache.ts, tap.ts) see the answer as it passes.
+ * docs/architecture.md places it in the request path.
  */
 export class ClientExchange implements Dispatcher.DispatchHandler {
+  readonly #request: ProxyRequest
   readonly #res: ServerResponse
   readonly #backend: string
   readonly #requestId: string
@@ -60,92 +84,58 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   readonly #start: number
   readonly #log: Logger
   readonly #route: string
+  #state: ExchangeState = 'sent'
   #controller: Dispatcher.DispatchController | null = null
-  #timer: NodeJS.Timeout | null = null
-  #done = false
+  #timer: NodeJS.Timeout | null
   #status = 0
-  #tap: MirrorTap | null = null
   #ticket: BreakerTicket | null = null
-  #cacheTap: CacheTap | null = null
-  /** a write's client-facing path: its cached reads are dropped again once it has an answer */
-  #invalidate: { cache: CacheTap['cache']; path: string } | null = null
+  /** the mirror's copy of the answer (a mirrored request) */
+  mirror: MirrorTap | null = null
+  /** a miss being filled from this answer */
+  #cacheTap: CacheTap | null
   /** Resend to the other backend when this one fails before the client got anything. */
   failover: Failover | null = null
+  /** the final head as the taps keep it */
   #headers: IncomingHttpHeaders | null = null
-  /** a journalled write's answer, held until its record is durable: the head, then the chunks not sent yet */
   #held: HeldAnswer | null = null
   /** the backend's address in URL-bearing answer headers becomes the client's (see backend-urls.ts) */
-  #urls: { rewriter: BackendUrls; client: string; hostname: string } | null = null
+  readonly #urls: BackendUrls
+  readonly #client: string | null
   /** the route's reshaping of this backend's answers (src/transform/) */
-  #transform: ResponseTransform | null = null
-  #transformLimit = 0
-  /** a JSON answer held whole until its end, to be reshaped; null while streaming */
+  readonly #transform: ResponseTransform | null
+  readonly #transformLimit: number
+  /** a JSON answer held whole until its end, to be reshaped */
   #reshaping: { headers: IncomingHttpHeaders; body: BodyCollector } | null = null
 
-  constructor(res: ServerResponse, backend: string, route: string, requestId: string, metrics: RouteMetrics, start: number, deadlineMs: number, log: Logger) {
-    this.#res = res
-    this.#backend = backend
-    this.#route = route
-    this.#requestId = requestId
-    this.#metrics = metrics
-    this.#start = start
+  constructor(r: ProxyRequest, log: Logger, transform: ResponseTransform | null, transformLimit: number) {
+    this.#request = r
+    this.#res = r.res
+    this.#backend = r.upstream.name
+    this.#route = r.routeId
+    this.#requestId = r.requestId
+    this.#metrics = r.metrics
+    this.#start = r.start
     this.#log = log
-    this.#timer = setTimeout(this.#onDeadline, deadlineMs)
-    res.once('close', this.#onClientClose)
-  }
-
-  /** Makes this exchange feed the mirror: the primary's answer is captured (bounded) as it streams. */
-  tap(tap: MirrorTap): void {
-    this.#tap = tap
-  }
-
-  /** Fills the read cache from this answer (leader of a miss), or serves stale if it fails. */
-  fillCache(tap: CacheTap): void {
-    this.#cacheTap = tap
-  }
-
-  /** Reshapes this backend's answer before the client (and the comparison) sees it; `limit` bounds a held body. */
-  transformWith(transform: ResponseTransform, limit: number): void {
+    this.#urls = r.upstream.urls
+    this.#client = r.client
+    this.#cacheTap = r.cacheTap
     this.#transform = transform
-    this.#transformLimit = limit
+    this.#transformLimit = transformLimit
+    // module-level callbacks: no closure per request
+    this.#timer = setTimeout(ClientExchange.#onTimer, r.upstream.timeoutMs, this)
+    const res = r.res as ExchangeResponse
+    res[kExchange] = this
+    res.on('close', ClientExchange.#onResponseClose)
   }
 
-  /** Rewrites the backend's address in Location, Content-Location, Link and Set-Cookie to `client`. */
-  rewriteUrls(rewriter: BackendUrls, client: string, hostname: string): void {
-    this.#urls = { rewriter, client, hostname }
+  get state(): ExchangeState {
+    return this.#state
   }
 
-  /** Drops the cached reads of `path` again when this write has its answer. */
-  invalidateAfter(cache: CacheTap['cache'], path: string): void {
-    this.#invalidate = { cache, path }
-  }
-
-  /**
-   * The backend failed (5xx, transport error, deadline) and the cache holds an expired copy
-   * inside its stale-if-error window: serve that instead. True when it did.
-   */
-  #serveStale(): boolean {
-    const tap = this.#cacheTap
-    if (tap === null || tap.lookup.entry === null || this.#res.headersSent) return false
-    this.#cacheTap = null
-    tap.fill?.complete(null)
-    tap.counters.stale.inc()
-    this.#done = true
-    this.#clearTimer()
-    this.#metrics.recordServed(tap.lookup.entry.status, (performance.now() - this.#start) / 1000)
-    serveEntry(this.#res, tap.lookup.entry, 'stale', this.#requestId, tap.cache, false)
-    return true
-  }
-
-  #cacheDone(): void {
-    if (this.#invalidate !== null) {
-      this.#invalidate.cache.invalidate(this.#invalidate.path)
-      this.#invalidate = null
-    }
-    const tap = this.#cacheTap
-    if (tap === null) return
-    this.#cacheTap = null
-    tap.fill?.complete(null)
+  /** Still waiting on the backend (also while queued): callbacks may act. */
+  #open(): boolean {
+    const s = this.#state
+    return s === 'sent' || s === 'reshaping' || s === 'streaming' || s === 'holding'
   }
 
   /** The backend's breaker learns this call's outcome. */
@@ -161,14 +151,41 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     else t.failure(failure)
   }
 
+  /**
+   * The backend failed (5xx, transport error, deadline) and the cache holds an expired copy
+   * inside its stale-if-error window: serve that instead. True when it did.
+   */
+  #serveStale(): boolean {
+    const tap = this.#cacheTap
+    if (tap === null || !tap.canServeStale || this.#res.headersSent) return false
+    this.#cacheTap = null
+    this.#state = 'stale'
+    this.#clearTimer()
+    tap.serveStale(this.#res, this.#requestId, this.#metrics, (performance.now() - this.#start) / 1000)
+    return true
+  }
+
+  /** Nothing from this exchange goes into the cache; a write's path is invalidated again. */
+  #cacheDone(): void {
+    const cache = this.#request.invalidate
+    if (cache !== null) {
+      cache.invalidate(this.#request.path)
+      this.#request.invalidate = null
+    }
+    const tap = this.#cacheTap
+    if (tap === null) return
+    this.#cacheTap = null
+    tap.abandon()
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
     // the deadline or the client may have given up while the request was still queued
-    if (this.#done) controller.abort(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
+    if (!this.#open()) controller.abort(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    if (this.#done) return
+    if (!this.#open()) return
     this.#clearTimer()
     this.#status = statusCode
     if (this.#ticket !== null) this.#settle(statusCode >= 500 ? new Error(`upstream answered ${statusCode}`) : null)
@@ -179,16 +196,15 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
         controller.abort(new Error('served stale'))
         return
       }
-      this.#cacheTap.counters.miss.inc()
-      headers['x-cutover-cache'] = 'miss'
+      this.#cacheTap.missed(headers)
     }
     // passed through: the client's 5xx, recorded when it ends, is what the guard sees
     if (statusCode >= 500) this.#metrics.upstreamError('5xx', false)
     stripResponseHeaders(headers)
-    if (this.#urls !== null && this.#urls.rewriter.rewrite(headers, this.#urls.client, this.#urls.hostname) && this.#cacheTap !== null) {
+    if (this.#rewriteUrls(headers) && this.#cacheTap !== null) {
       // the answer now names this client's Host, which the cache key does not hold: never cache
       // it, or one client's Host would reach every other (cache poisoning)
-      this.#cacheTap.fill?.complete(null)
+      this.#cacheTap.abandon()
       this.#cacheTap = null
     }
     headers['x-request-id'] = this.#requestId
@@ -198,6 +214,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
       if (this.#transform.wantsBody(headers)) {
         // the body is reshaped at its end: nothing goes on until then
         this.#reshaping = { headers, body: new BodyCollector(this.#transformLimit) }
+        this.#state = 'reshaping'
         return
       }
     }
@@ -205,18 +222,28 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     if (this.#res.writableNeedDrain) controller.pause()
   }
 
+  /** Rewrites the backend's address in Location, Content-Location, Link and Set-Cookie to the client's. */
+  #rewriteUrls(headers: IncomingHttpHeaders): boolean {
+    const client = this.#client
+    if (client === null) return false
+    if (headers.location === undefined && headers['content-location'] === undefined && headers.link === undefined && headers['set-cookie'] === undefined) return false
+    return this.#urls.rewrite(headers, client, hostnameOf(client.slice(client.indexOf('://') + 3)))
+  }
+
   /** The head is final: the copy the taps keep, then the journal hold or the client's head. */
   #begin(headers: IncomingHttpHeaders): void {
-    if (this.#tap !== null || this.#cacheTap !== null) this.#headers = { ...headers }
-    if (this.#tap !== null && this.#tap.job.isWrite && this.#tap.mirror.journals) {
+    if (this.mirror !== null || this.#cacheTap !== null) this.#headers = { ...headers }
+    if (this.mirror !== null && this.mirror.holdsAnswer) {
       this.#held = { head: headers, chunks: [], bytes: 0 }
+      this.#state = 'holding'
       return
     }
     this.#res.writeHead(this.#status, headers)
+    this.#state = 'streaming'
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#done) return
+    if (!this.#open()) return
     const r = this.#reshaping
     if (r !== null) {
       if (r.body.length + chunk.length <= this.#transformLimit) {
@@ -234,9 +261,9 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
 
   /** One piece of the answer's body on its way: to the taps, then held (journal) or to the client. */
   #pass(controller: Dispatcher.DispatchController | null, chunk: Buffer): void {
-    this.#tap?.collector.push(chunk)
-    this.#cacheTap?.collector.push(chunk)
-    if (this.#held !== null) {
+    this.mirror?.push(chunk)
+    this.#cacheTap?.push(chunk)
+    if (this.#state === 'holding') {
       this.#hold(controller, chunk)
       return
     }
@@ -268,10 +295,11 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   }
 
   /** The journal record is durable (or failed: the primary has the write, so the client is answered either way). */
-  readonly #release = (): void => {
+  #release(): void {
     const held = this.#held
-    if (held === null) return
+    if (this.#state !== 'held' || held === null) return
     this.#held = null
+    this.#state = 'answered'
     const now = performance.now()
     this.#metrics.record(this.#status, (now - this.#start) / 1000, now)
     if (responseGone(this.#res)) return
@@ -280,7 +308,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.#done) return
+    if (!this.#open()) return
     const r = this.#reshaping
     if (r !== null) {
       this.#reshaping = null
@@ -290,53 +318,30 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
       this.#begin(r.headers)
       this.#pass(null, body)
     }
-    const holding = this.#held !== null
-    const latencyMs = holding ? this.#stop() : this.#finish(this.#status)
+    const holding = this.#state === 'holding'
+    const latencyMs = holding ? this.#stop('held') : this.#finish(this.#status, 'answered')
     if (!holding) this.#res.end()
     const fill = this.#cacheTap
     if (fill !== null) {
       this.#cacheTap = null
-      const { collector } = fill
-      const stored =
-        collector.truncated || this.#headers === null
-          ? null
-          : fill.cache.store(fill.lookup, { method: 'GET', status: this.#status, headers: this.#headers, body: collector.body, backend: this.#backend }).entry
-      fill.fill?.complete(stored)
+      fill.store(this.#status, this.#headers, this.#backend)
     }
-    if (this.#invalidate !== null) this.#cacheDone()
-    const tap = this.#tap
-    if (tap !== null) {
-      settleJobBody(tap)
-      const { collector } = tap
-      const durable = tap.mirror.primaryAnswered(tap.job, {
-        status: this.#status,
-        headers: this.#headers ?? {},
-        body: collector.body,
-        length: collector.length,
-        truncated: collector.truncated,
-        latencyMs,
-      })
-      if (holding) {
-        if (durable === null) this.#release()
-        else void durable.then(this.#release)
-      }
-    }
+    this.#cacheDone()
+    const tap = this.mirror
+    if (tap === null) return
+    const durable = tap.answered(this.#status, this.#headers ?? {}, latencyMs)
+    if (!holding) return
+    if (durable === null) this.#release()
+    else void durable.then(() => this.#release())
   }
 
-  /**
-   * `why`: how the exchange failed. When the request had reached the primary in full, the primary
-   * may have applied it, so the mirror is told the outcome is unknown.
-   */
+  /** `why`: how the exchange failed, for the mirror (which then decides what the write's fate is). */
   #primaryFailed(why: string): void {
-    const tap = this.#tap
-    if (tap === null) return
-    settleJobBody(tap)
-    const sent = this.#controller !== null && (tap.capture === null || tap.capture.writableEnded)
-    tap.mirror.primaryFailed(tap.job, sent ? why : null)
+    this.mirror?.failed(why, this.#controller !== null)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    if (this.#done) return
+    if (!this.#open()) return
     this.#settle(err)
     const code = classifyUpstreamError(err)
     // the client's own body was over the limit: nothing the backend did
@@ -347,26 +352,33 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
       return
     }
     this.#cacheDone()
-    const f = this.failover
-    if (f !== null && backendFailed && !this.#res.headersSent && code !== 'CUTOVER_UPSTREAM_TIMEOUT' && (f.safe || nothingSent(err)) && f.available()) {
-      // nothing reached the client, and either the method is safe or nothing reached the backend:
-      // the other side can take the request unchanged
-      this.#done = true
-      this.#clearTimer()
-      this.#res.removeListener('close', this.#onClientClose)
-      this.#hiddenFailure(upstreamErrorReason(err))
-      this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; request sent to the other backend')
-      f.resend()
-      return
-    }
+    if (backendFailed && this.#failOver(err, code)) return
     if (backendFailed) this.#metrics.upstreamError(upstreamErrorReason(err), false)
     const status = code === 'CUTOVER_BODY_TOO_LARGE' ? 413 : this.#res.headersSent ? this.#status : code === 'CUTOVER_UPSTREAM_TIMEOUT' ? 504 : 502
-    this.#finish(status)
+    this.#finish(status, 'refused')
     if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream request failed')
     sendGatewayError(this.#res, code, this.#requestId, this.#backend, code === 'CUTOVER_BODY_TOO_LARGE')
     // undici's own headers/body timeout is the same deadline as ours (both backend timeoutMs): one wording
     if (code === 'CUTOVER_UPSTREAM_TIMEOUT') this.#primaryFailed('gateway deadline passed after the request was sent (504)')
     else if (code !== 'CUTOVER_BODY_TOO_LARGE') this.#primaryFailed(`primary failed after the request was sent: ${err.message}`)
+  }
+
+  /**
+   * Nothing reached the client, and either the method is safe or nothing reached the backend:
+   * the other side can take the request unchanged. True when it was resent.
+   */
+  #failOver(err: Error, code: ReturnType<typeof classifyUpstreamError>): boolean {
+    const f = this.failover
+    const r = this.#request
+    if (f === null || this.#res.headersSent || code === 'CUTOVER_UPSTREAM_TIMEOUT') return false
+    if (!(SAFE_METHODS.has(r.method) || nothingSent(err)) || !f.available(r)) return false
+    this.#state = 'failed-over'
+    this.#clearTimer()
+    this.#res.removeListener('close', ClientExchange.#onResponseClose)
+    this.#hiddenFailure(upstreamErrorReason(err))
+    this.#log.warn({ err, route: this.#route, backend: this.#backend, requestId: this.#requestId }, 'upstream failed; request sent to the other backend')
+    f.resend(r)
+    return true
   }
 
   /** The backend failed but the client is answered another way: the failure still counts against it. */
@@ -376,15 +388,15 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
   }
 
   /** Records the outcome once; returns the exchange's latency in ms. */
-  #finish(status: number): number {
-    const ms = this.#stop()
+  #finish(status: number, state: ExchangeState): number {
+    const ms = this.#stop(state)
     this.#metrics.record(status, ms / 1000, this.#start + ms)
     return ms
   }
 
   /** Ends the exchange without recording it yet (a held answer is recorded when released). */
-  #stop(): number {
-    this.#done = true
+  #stop(state: ExchangeState): number {
+    this.#state = state
     this.#clearTimer()
     return performance.now() - this.#start
   }
@@ -396,17 +408,26 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  readonly #onDeadline = (): void => {
+  static #onTimer(exchange: ClientExchange): void {
+    exchange.#deadline()
+  }
+
+  static #onResponseClose(this: ExchangeResponse): void {
+    const exchange = this[kExchange]
+    if (exchange !== undefined) exchange.#clientClosed()
+  }
+
+  #deadline(): void {
     this.#timer = null
-    if (this.#done) return
+    if (!this.#open()) return
     this.#settle(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
-    // mark the exchange done before aborting: the abort reports back through onResponseError
+    // mark the exchange finished before aborting: the abort reports back through onResponseError
     const stale = this.#serveStale()
     if (stale) this.#hiddenFailure('timeout')
     else {
       this.#metrics.upstreamError('timeout', false)
       this.#cacheDone()
-      this.#finish(504)
+      this.#finish(504, 'refused')
     }
     this.#controller?.abort(new CutoverError('CUTOVER_UPSTREAM_TIMEOUT'))
     if (stale) return
@@ -415,19 +436,14 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     this.#primaryFailed('gateway deadline passed after the request was sent (504)')
   }
 
-  readonly #onClientClose = (): void => {
-    if (this.#done) return
+  #clientClosed(): void {
+    if (!this.#open()) return
     // the client went away before the answer was complete: stop the upstream work too
-    this.#finish(499)
+    this.#finish(499, 'client-gone')
     this.#cacheDone()
     this.#ticket?.release()
     this.#ticket = null
     this.#controller?.abort(new Error('client closed the connection'))
     this.#primaryFailed('client closed the connection after the request was sent (499)')
   }
-}
-
-/** The request body the mirror resends: the captured copy, or 'overflow' when it was too big. */
-function settleJobBody(tap: MirrorTap): void {
-  if (tap.capture !== null) tap.job.body = tap.capture.overflow ? 'overflow' : tap.capture.body
 }

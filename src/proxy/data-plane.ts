@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Http2SecureServer, ServerHttp2Session } from 'node:http2'
 import type { Socket } from 'node:net'
 import type { TlsOptions } from 'node:tls'
@@ -61,15 +61,61 @@ function refuseAfterPending(socket: Socket): void {
   next()
 }
 
+const PROXIED_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS)
+
 /**
- * The client-facing server. fastify owns connections, HTTP parsing, lifecycle and close; every
- * request goes to one catch-all route that hands the raw request to the Forwarder (reply is
- * hijacked, so no serialisation or hook runs for proxied bytes). Rule matching is the route
- * table's, because rules are ordered (first match wins) and fastify's router picks the most
- * specific match instead.
+ * The requests the Forwarder takes straight from node's server, without fastify's per-request
+ * work (its Request and Reply objects, child logger, router, hooks): a proxied method and an
+ * origin-form target with no percent-escape. Anything else (odd methods, absolute-form or `*`
+ * targets, escapes find-my-way may refuse) goes through fastify as before, whose catch-all route
+ * ends in the same Forwarder and whose error handlers answer the rest.
+ */
+function direct(req: IncomingMessage): boolean {
+  const url = req.url
+  return url !== undefined && url.charCodeAt(0) === 47 /* / */ && !url.includes('%') && PROXIED_METHODS.has(req.method as string)
+}
+
+/**
+ * Puts `proxy` in front of fastify on fastify's own server: node hands every request to the
+ * server's 'request' listeners, and the one fastify registered is its whole request handling.
+ * `direct` requests go to `proxy`, the rest to fastify's handler. Replacing the listener rather
+ * than passing a `serverFactory` keeps the server (HTTP or HTTPS, timeouts, every address a
+ * host name resolves to) exactly the one fastify builds; a further address's server serves
+ * through fastify's handler alone.
+ */
+function putInFront(server: Server, proxy: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const [fastifyHandler, ...others] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[]
+  if (fastifyHandler === undefined || others.length > 0) throw new Error('data plane: expected one request listener on the fastify server')
+  server.removeListener('request', fastifyHandler)
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (direct(req)) proxy(req, res)
+    else fastifyHandler(req, res)
+  })
+}
+
+/**
+ * The client-facing server. fastify owns the server's lifecycle and close, malformed HTTP, and
+ * the requests `direct` leaves to it; every proxied request reaches the Forwarder with the raw
+ * request and response (reply hijacked on fastify's route, so no serialisation or hook runs for
+ * proxied bytes either way). Rule matching is the route table's, because rules are ordered (first
+ * match wins) and fastify's router picks the most specific match instead.
  */
 export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
-  const { forwarder, draining } = opts
+  const { forwarder, draining, log } = opts
+  const proxy = (req: IncomingMessage, res: ServerResponse): void => {
+    if (draining.value) {
+      sendGatewayError(res, 'CUTOVER_DRAINING', requestIdOf(req), undefined, true)
+      return
+    }
+    try {
+      if (isHttp2(req)) asHttp1Request(req)
+      forwarder.handle(req, res)
+    } catch (err) {
+      // what fastify's error handler does for its route: logged, and a 500 when nothing went out yet
+      log.error({ err }, 'data plane error')
+      sendGatewayError(res, 'CUTOVER_INTERNAL', requestIdOf(req))
+    }
+  }
   const tls = opts.tls ?? null
   const app = createServer(tls, {
     loggerInstance: opts.log as FastifyBaseLogger,
@@ -91,6 +137,8 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
     },
   })
 
+  putInFront(app.server as Server, proxy)
+
   // RFC 9110 §10.1.1: a client that waits for 100 before sending its body gets the 413 instead
   // when its Content-Length is over the limit (the Forwarder refuses it before reading anything)
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
@@ -108,7 +156,7 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
     handler(request, reply) {
       reply.hijack()
       if (draining.value) {
-        sendGatewayError(reply.raw, 'CUTOVER_DRAINING', typeof request.headers['x-request-id'] === 'string' ? request.headers['x-request-id'] : undefined, undefined, true)
+        sendGatewayError(reply.raw, 'CUTOVER_DRAINING', requestIdOf(request.raw), undefined, true)
         return
       }
       if (isHttp2(request.raw)) asHttp1Request(request.raw)
@@ -182,4 +230,9 @@ export function listenerConnections(app: FastifyInstance): ListenerConnections {
       for (const socket of sockets) socket.destroy()
     },
   }
+}
+
+function requestIdOf(req: IncomingMessage): string | undefined {
+  const id = req.headers['x-request-id']
+  return typeof id === 'string' ? id : undefined
 }

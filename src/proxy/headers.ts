@@ -57,6 +57,8 @@ export function emptyHeaderFacts(): ClientHeaderFacts {
 
 /** Extra names a client listed in `Connection` (RFC 9110 §7.6.1): hop-by-hop too. */
 function connectionTokens(value: string): Set<string> | null {
+  // nearly every peer sends just one of these: nothing to split
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return null
   let out: Set<string> | null = null
   for (const raw of value.split(',')) {
     const t = raw.trim().toLowerCase()

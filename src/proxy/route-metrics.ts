@@ -1,18 +1,20 @@
 import type { Counter, Histogram } from 'prom-client'
-import type { Metrics } from '../metrics/metrics.ts'
+import type { HotCount, Metrics } from '../metrics/metrics.ts'
 import type { RouteGuard } from '../resilience/guard.ts'
 import type { UpstreamErrorReason } from './upstream-error.ts'
 
 /**
  * Metric children for one (route, backend) pair, resolved once so the hot path does no label
- * lookups: prom-client hashes label values on every `labels()` call.
+ * lookups: prom-client hashes label values on every `labels()` call. The request counts are
+ * HotCounts (summed here, added to prom-client at scrape); the latency histogram's bound child
+ * still hashes its label set on each observe (prom-client has no bulk observe to defer it to).
  */
 export class RouteMetrics {
   readonly #route: string
   readonly #backend: string
-  readonly #counter: Counter<'route' | 'backend' | 'code'>
+  readonly #metrics: Metrics
   readonly #duration: Histogram.Internal<'route' | 'backend'>
-  readonly #codes = new Map<number, Counter.Internal>()
+  readonly #codes = new Map<number, HotCount>()
   readonly #upstreamErrors: Counter<'route' | 'backend' | 'reason'>
   readonly #reasons = new Map<UpstreamErrorReason, Counter.Internal>()
   /** the route's guard, when it has one and this is legacy or cloud */
@@ -21,7 +23,7 @@ export class RouteMetrics {
   constructor(metrics: Metrics, route: string, backend: string, guard: RouteGuard | null = null) {
     this.#route = route
     this.#backend = backend
-    this.#counter = metrics.requests
+    this.#metrics = metrics
     this.#duration = metrics.duration.labels(route, backend)
     this.#upstreamErrors = metrics.upstreamErrors
     this.#guard = backend === 'legacy' || backend === 'cloud' ? guard : null
@@ -46,7 +48,7 @@ export class RouteMetrics {
   #count(status: number, seconds: number): void {
     let child = this.#codes.get(status)
     if (child === undefined) {
-      child = this.#counter.labels(this.#route, this.#backend, String(status))
+      child = this.#metrics.hotCount('requests', [this.#route, this.#backend, String(status)])
       this.#codes.set(status, child)
     }
     child.inc()

@@ -84,11 +84,11 @@ export class UpgradeProxy {
     let target: string
     let route: string
     if (found !== null) {
-      const cloud = chooseCloud(found.route, stickyKey(found.route.sticky, { headers: req.headers, remoteAddress: req.socket.remoteAddress }))
+      const cloud = chooseCloud(found, stickyKey(found.sticky, req))
       upstream = cloud ? opts.cloud : opts.legacy
-      target = upstreamPath(found.route, found.match, upstream.name, path)
-      route = found.route.id
-      if (found.route.config.preserveHost === true && facts.host !== undefined) headers.push('host', facts.host)
+      target = upstreamPath(found, path, upstream.name)
+      route = found.id
+      if (found.config.preserveHost === true && facts.host !== undefined) headers.push('host', facts.host)
     } else if (opts.fallback !== null) {
       upstream = opts.fallback
       target = path

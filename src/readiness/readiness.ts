@@ -4,20 +4,11 @@
  * its reasons. Pure: readiness-service.ts gathers the facts, this decides (docs/readiness.md).
  */
 import type { MirrorMode, RouteConfig } from '../config/schema.ts'
+import { DEFAULT_READINESS, type ReadinessThresholds } from '../config/defaults.ts'
 import type { Phase } from './phase-clock.ts'
 
-export interface ReadinessThresholds {
-  /** evidence needed before a verdict other than `hold`: compared exchanges in shadow, cloud requests after */
-  readonly minRequests: number
-  /** mismatches ÷ compared above this holds the route */
-  readonly maxMismatchRate: number
-  /** cloud error rate minus legacy error rate above this says roll back */
-  readonly maxErrorRateDelta: number
-  /** cloud p99 ÷ legacy p99 above this says roll back */
-  readonly maxLatencyRatio: number
-}
-
-export const DEFAULT_READINESS: ReadinessThresholds = Object.freeze({ minRequests: 100, maxMismatchRate: 0.01, maxErrorRateDelta: 0.01, maxLatencyRatio: 2 })
+// defined beside the config defaults, which the schema reads them from
+export { DEFAULT_READINESS, type ReadinessThresholds }
 
 /** The ladder a route without a ramp is raised along. */
 export const DEFAULT_LADDER: readonly number[] = Object.freeze([1, 5, 25, 50, 100])

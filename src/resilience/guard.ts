@@ -52,12 +52,16 @@
  * `at` must come from the same clock as `now` (an out-of-order `at` lands in the newest slice).
  */
 import type { RouteConfig } from '../config/schema.ts'
-import type { MirrorOutcome } from '../mirror/mirror.ts'
 
 export type GuardConfig = NonNullable<RouteConfig['guard']>
 export type GuardBackend = 'legacy' | 'cloud'
 export type GuardRule = 'error-rate' | 'mismatch-rate' | 'latency-ratio'
 export type GuardStatus = 'green' | 'insufficient-data' | 'breached'
+/**
+ * How a mirrored exchange of the route ended, as the guard counts it: the mirror's MirrorOutcome
+ * (src/mirror/mirror.ts), spelled here so that the guard does not import the mirror that imports it.
+ */
+export type GuardMirrorOutcome = 'match' | 'noise' | 'mismatch' | 'error' | 'timeout' | 'skipped'
 
 export type GuardVerdict =
   | {
@@ -204,7 +208,7 @@ export class RouteGuard {
   }
 
   /** One mirror outcome on this route (see the top comment for how error/timeout count). */
-  recordMirror(outcome: MirrorOutcome, at?: number): void {
+  recordMirror(outcome: GuardMirrorOutcome, at?: number): void {
     if (outcome === 'skipped') return
     const t = at === undefined ? this.#now() : at
     if (t >= this.#rotateAt) this.#rotate(t)

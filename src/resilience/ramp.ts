@@ -38,6 +38,7 @@
  * alive), `now` to Date.now (for the ISO timestamps in state()); vitest fake timers work as is.
  * Ticks never overlap: the next timer is set once the current tick has settled.
  */
+import { rampStepsProblem } from '../config/defaults.ts'
 import type { RouteConfig } from '../config/schema.ts'
 import type { GuardStatus } from './guard.ts'
 
@@ -92,16 +93,8 @@ const DEFAULT_TIMERS: RampTimers = {
   },
 }
 
-/** Why a ladder of steps is unusable, or undefined when it is fine (for config validation too). */
-export function rampStepsProblem(steps: readonly number[]): string | undefined {
-  if (steps.length === 0) return 'must list at least one step'
-  for (let i = 0; i < steps.length; i++) {
-    const s = steps[i] as number
-    if (!Number.isInteger(s) || s < 1 || s > 100) return `step ${s} must be an integer from 1 to 100`
-    if (i > 0 && s <= (steps[i - 1] as number)) return `must be strictly increasing (${steps[i - 1]} then ${s})`
-  }
-  return undefined
-}
+/** Why a ladder of steps is unusable (for config validation too): defined beside the config defaults. */
+export { rampStepsProblem }
 
 export class RampController {
   readonly #steps: readonly number[]

@@ -21,15 +21,6 @@ export interface CompiledRoute {
   readonly state: RouteState
 }
 
-export interface RouteMatch {
-  readonly route: CompiledRoute
-  readonly match: RegExpExecArray
-}
-
-export interface StickySource {
-  headers: Record<string, string | string[] | undefined>
-  remoteAddress: string | undefined
-}
 
 export function compileRoute(config: RouteConfig, state: RouteState): CompiledRoute {
   const pattern = compilePathPattern(config.path)
@@ -74,15 +65,18 @@ export class RouteTable {
     }
   }
 
-  match(method: string, path: string, headers: Record<string, string | string[] | undefined>): RouteMatch | null {
+  /**
+   * The first route for this request, or null. Only tests the pattern: the captures are taken by
+   * `pathMatch` when something needs them (a rewrite, the mirror's id translation).
+   */
+  match(method: string, path: string, headers: Record<string, string | string[] | undefined>): CompiledRoute | null {
     const list = this.#byMethod.get(method)
     if (list === undefined) return null
     for (let i = 0; i < list.length; i++) {
       const route = list[i] as CompiledRoute
-      const match = route.pattern.regex.exec(path)
-      if (match === null) continue
+      if (!route.pattern.regex.test(path)) continue
       if (route.headerMatch.length > 0 && !headersMatch(route.headerMatch, headers)) continue
-      return { route, match }
+      return route
     }
     return null
   }
@@ -99,15 +93,32 @@ function headersMatch(rules: readonly (readonly [string, string])[], headers: Re
   return true
 }
 
-/** The sticky key of a request, or undefined when it has none (then the choice is random). */
-export function stickyKey(sticky: Sticky, src: StickySource): string | undefined {
+/** The captures of a path `route` matched (its parameters, in `pattern.params` order). */
+export function pathMatch(route: CompiledRoute, path: string): RegExpExecArray {
+  const match = route.pattern.regex.exec(path)
+  if (match === null) throw new Error(`route ${route.id} does not match ${path}`)
+  return match
+}
+
+/** What the sticky key is read from: a request's headers and its connection. */
+export interface StickySource {
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly socket: { readonly remoteAddress?: string | undefined }
+}
+
+/**
+ * The sticky key of a request, or undefined when it has none (then the choice is random). The
+ * client address is read only for `sticky: 'ip'` (node asks the kernel for it on first use).
+ */
+export function stickyKey(sticky: Sticky, req: StickySource): string | undefined {
   if (sticky === null) return undefined
-  if (sticky.kind === 'ip') return src.remoteAddress
+  const headers = req.headers
+  if (sticky.kind === 'ip') return req.socket.remoteAddress
   if (sticky.kind === 'header') {
-    const v = src.headers[sticky.name]
+    const v = headers[sticky.name]
     return Array.isArray(v) ? v[0] : v
   }
-  const cookie = src.headers.cookie
+  const cookie = headers.cookie
   return cookieValue(Array.isArray(cookie) ? cookie.join('; ') : cookie, sticky.name)
 }
 
@@ -121,7 +132,8 @@ export function chooseCloud(route: CompiledRoute, key: string | undefined): bool
 }
 
 /** The path to send to `backend`: the route's rewrite template if it has one, else the request path. */
-export function upstreamPath(route: CompiledRoute, match: RegExpExecArray, backend: string, path: string): string {
+export function upstreamPath(route: CompiledRoute, path: string, backend: string): string {
+  if (route.rewrite.size === 0) return path
   const template = route.rewrite.get(backend)
-  return template === undefined ? path : fillPathTemplate(template, match)
+  return template === undefined ? path : fillPathTemplate(template, pathMatch(route, path))
 }
