@@ -1,23 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel } from 'kafkajs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { CONTROL_SCHEMA, type ControlRecord } from '../../src/control/control-log.ts'
 import { until } from '../support/cli.ts'
-import { routeOf, startReplica, stopReplicas, whenReady, type Replica } from '../support/fleet.ts'
+import { routeOf, startReplica, whenReady, type Replica } from '../support/fleet.ts'
 import { admin as adminCall } from '../support/gateway.ts'
 import { brokers, readTopic, topicsFor } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
+  ;({ legacy, cloud } = await withOrigins())
 })
-afterAll(async () => {
-  await stopReplicas()
-  await Promise.all([legacy.close(), cloud.close()])
-}, 60_000)
 
 describe('state.shared: a leader that lost its term', () => {
   it('cannot publish a decision once another has taken over, and the fleet keeps one sequence of versions', async () => {

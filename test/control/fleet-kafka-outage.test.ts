@@ -6,7 +6,8 @@ import { until } from '../support/cli.ts'
 import { backendOf, readyz, routeOf, startReplica, stopReplicas, whenReady, type Replica } from '../support/fleet.ts'
 import { admin as adminCall } from '../support/gateway.ts'
 import { readTopic, topicsFor } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 
 // This test stops and restarts a broker, so it runs its own rather than the shared one.
 let broker: KafkaBroker
@@ -16,12 +17,11 @@ const topics = topicsFor('fleet-outage')
 
 beforeAll(async () => {
   broker = await startBroker({ keepData: true })
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
+  ;({ legacy, cloud } = await withOrigins())
 }, 180_000)
 afterAll(async () => {
+  // the replicas first: stopping with no broker to say goodbye to would take them much longer
   await stopReplicas()
-  await Promise.all([legacy?.close(), cloud?.close()])
   await broker?.stop({ keepData: false })
 }, 60_000)
 

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
 import { metricValue } from '../support/faults.ts'
-import { startReplica, stopReplicas, whenReady, type Replica } from '../support/fleet.ts'
+import { startReplica, whenReady, type Replica } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
 import { brokers, topicsFor } from '../support/kafka.ts'
-import { startOrigin, type Origin } from '../support/origin.ts'
+import type { Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 
 /**
  * Both backends stamp every answer with a fresh `generatedAt` (noise); item 999 also has another
@@ -24,13 +25,11 @@ function item(res: ServerResponse, id: string, name: string): void {
 
 beforeAll(async () => {
   const idOf = (url: string | undefined): string => (url ?? '').split('/').at(-1) ?? ''
-  legacy = await startOrigin('legacy', (req, res) => item(res, idOf(req.url), `item ${idOf(req.url)}`))
-  cloud = await startOrigin('cloud', (req, res) => item(res, idOf(req.url), idOf(req.url) === '999' ? 'renamed' : `item ${idOf(req.url)}`))
+  ;({ legacy, cloud } = await withOrigins({
+    legacy: (req, res) => item(res, idOf(req.url), `item ${idOf(req.url)}`),
+    cloud: (req, res) => item(res, idOf(req.url), idOf(req.url) === '999' ? 'renamed' : `item ${idOf(req.url)}`),
+  }))
 })
-afterAll(async () => {
-  await stopReplicas()
-  await Promise.all([legacy.close(), cloud.close()])
-}, 60_000)
 
 type Noise = { fields: string[]; fromFleet?: string[]; samples: number }
 type Diff = { kind: string; noise: number; fields: { path: string; kind: string }[] }

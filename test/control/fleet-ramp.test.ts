@@ -1,23 +1,19 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
-import { routeOf, startReplica, stopReplicas, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
+import { routeOf, startReplica, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor } from '../support/kafka.ts'
 import type { ServerResponse } from 'node:http'
 import { startOrigin, type Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
+  ;({ legacy, cloud } = await withOrigins())
 })
-afterAll(async () => {
-  await stopReplicas()
-  await Promise.all([legacy.close(), cloud.close()])
-}, 60_000)
 
 const INTERVAL_MS = 400
 type RampRoute = RouteView & { ramp: { paused: boolean; pausedReason?: string } }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readinessReportSchema } from '../../src/readiness/report-schema.ts'
 import type { ReadinessReport } from '../../src/readiness/readiness-service.ts'
 import { until } from '../support/cli.ts'
-import { startReplica, stopReplicas, whenReady, type Replica } from '../support/fleet.ts'
+import { startReplica, whenReady, type Replica } from '../support/fleet.ts'
 import { call } from '../support/gateway.ts'
 import { brokers, topicsFor } from '../support/kafka.ts'
 import type { Origin } from '../support/origin.ts'
@@ -16,7 +16,6 @@ beforeAll(async () => {
   ;({ legacy, cloud } = await readinessOrigins())
 })
 afterAll(async () => {
-  await stopReplicas()
   await Promise.all([legacy.close(), cloud.close()])
 }, 60_000)
 

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { get, type ServerResponse } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
-import { backendOf, routeOf, startReplica as startOn, stopReplicas, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
+import { backendOf, routeOf, startReplica as startOn, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor } from '../support/kafka.ts'
 import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
+import { withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -13,13 +14,8 @@ const startReplica = (name: string, shared: Parameters<typeof startOn>[1], backe
   startOn(name, shared, backends, env, args)
 
 beforeAll(async () => {
-  legacy = await startOrigin('legacy')
-  cloud = await startOrigin('cloud')
+  ;({ legacy, cloud } = await withOrigins())
 })
-afterAll(async () => {
-  await stopReplicas()
-  await Promise.all([legacy.close(), cloud.close()])
-}, 60_000)
 
 describe('state.shared: three replicas, one control topic', () => {
   const shared = {

@@ -1,14 +1,15 @@
 import { join } from 'node:path'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
-import { runCli, writeConfig, type CliRun } from './cli.ts'
-import { ADMIN_URL, DATA_URL, loggedUrl, whenCliReady, whenLogged } from './setup.ts'
+import type { CliRun } from './cli.ts'
+import { ADMIN_URL, startCliGateway, whenCliReady, whenLogged } from './setup.ts'
 import { admin as adminCall, call, tempDir, testConfig, TOKEN } from './gateway.ts'
 import type { Origin } from './origin.ts'
 
-/** Gateway processes started by the fleet tests: the test file's afterAll stops them. */
-export const started: CliRun[] = []
+/** Gateway processes started by the fleet tests (the teardown stops them after the test or file). */
+const started: CliRun[] = []
 
+/** Stops every replica now: for a test file that must stop its own broker after them. */
 export async function stopReplicas(): Promise<void> {
   for (const run of started.splice(0)) {
     run.child.kill('SIGTERM')
@@ -23,32 +24,23 @@ export interface Replica {
   readonly dataUrl: string
 }
 
-/**
- * One gateway process on the shared config: only local folders differ. It listens on ports the
- * kernel picks (port 0) and the test reads them from its log: a port found free beforehand can be
- * taken by another test before the process gets to it.
- */
+/** One gateway process on the shared config (test/support/setup.ts startCliGateway): only local folders differ. */
 export async function startReplica(name: string, shared: Pick<CutoverConfigInput, 'kafka' | 'routes'>, backends: { legacy: Origin; cloud: Origin }, env: NodeJS.ProcessEnv = {}, args: readonly string[] = []): Promise<Replica> {
   const dir = tempDir()
   const cfg = testConfig(backends.legacy.url, backends.cloud.url, {
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0, token: TOKEN },
+    admin: { token: TOKEN },
     state: { file: join(dir, 'state.json'), shared: true },
     spool: { dir: join(dir, 'spool') },
     ...shared,
   })
-  const run = runCli(['start', '--config', writeConfig(cfg), ...args], { CUTOVER_REPLICA_ID: name, ...env })
-  started.push(run)
+  const cli = await startCliGateway(cfg, { args, env: { CUTOVER_REPLICA_ID: name, ...env }, readyMs: 0 })
+  started.push(cli.run)
   return {
     name,
-    run,
-    gw: {
-      get adminUrl() {
-        return loggedUrl(run, ADMIN_URL)
-      },
-    } as Gateway,
+    run: cli.run,
+    gw: cli.gw,
     get dataUrl() {
-      return loggedUrl(run, DATA_URL)
+      return cli.dataUrl
     },
   }
 }
