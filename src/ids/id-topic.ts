@@ -1,9 +1,6 @@
-import { randomUUID } from 'node:crypto'
-import { Kafka } from 'kafkajs'
 import type { CutoverConfig } from '../config/schema.ts'
 import { ID_SCHEMA, type IdPairEvent } from '../publish/events.ts'
-import { ensureTopics, topicOffsets } from '../publish/topic-setup.ts'
-import { kafkaClientOptions } from '../publish/kafka-client.ts'
+import { followSharedTopic } from '../publish/shared-topic.ts'
 import type { IdPair } from './id-map.ts'
 
 /** How long start waits for the id topic before going on with the local file alone. */
@@ -25,13 +22,20 @@ export interface IdTopicReader {
   stop(): Promise<void>
 }
 
+/** The pair a record of the id topic holds, or null for anything else (a foreign producer's record). */
+function pairOf(value: unknown): IdPair | null {
+  const v = value as Partial<IdPairEvent> | null
+  if (v === null || typeof v !== 'object' || v.schema !== ID_SCHEMA) return null
+  if (typeof v.map !== 'string' || typeof v.legacy !== 'string' || typeof v.cloud !== 'string') return null
+  return { map: v.map, legacy: v.legacy, cloud: v.cloud }
+}
+
 /**
- * Creates the id topic as a compacted topic when it does not exist yet (a topic auto-created by
- * the first publish would get the broker's default `delete` policy and lose old pairs), then
- * reads it from the beginning to its end as of now, calling `onPair` for each pair. Resolves once
- * there; rejects after `timeoutMs`. With `follow`, keeps reading afterwards: pairs that other
- * gateway processes (replicas, cluster workers, `cutover replay`) record arrive as they are
- * published.
+ * Reads the id topic (created compacted when it does not exist yet: a topic auto-created by the
+ * first publish would get the broker's default `delete` policy and lose old pairs) from the
+ * beginning to its end as of now, calling `onPair` for each pair. Resolves once there; rejects
+ * after `timeoutMs`. With `follow`, keeps reading afterwards: pairs that other gateway processes
+ * (replicas, cluster workers, `cutover replay`) record arrive as they are published.
  */
 export async function readIdTopic(
   config: CutoverConfig,
@@ -39,78 +43,22 @@ export async function readIdTopic(
   options: { timeoutMs?: number; follow?: boolean } = {},
 ): Promise<IdTopicReader> {
   const kafka = config.kafka
-  const timeoutMs = options.timeoutMs ?? ID_TOPIC_LOAD_MS
-  const follow = options.follow ?? false
   if (kafka === undefined) return { read: 0, stop: async () => undefined }
-  const client = new Kafka(kafkaClientOptions(kafka, 'ids', { connectionTimeout: 1000, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } }))
-  const topic = kafka.topics.ids
-  const admin = client.admin()
-  // a group of this reader's own: every process reads the whole topic; the group is deleted on stop
-  const groupId = `cutover-ids-load-${randomUUID()}`
-  const consumer = client.consumer({ groupId, maxWaitTimeInMs: 100 })
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`id topic ${topic} not read within ${timeoutMs} ms`)), timeoutMs)
-  })
+  const follow = options.follow ?? false
+  let loading = true
   let read = 0
-  const take = (value: Buffer | null): boolean => {
-    try {
-      const v = JSON.parse(value?.toString('utf8') ?? '') as Partial<IdPairEvent>
-      if (v.schema === ID_SCHEMA && typeof v.map === 'string' && typeof v.legacy === 'string' && typeof v.cloud === 'string') {
-        onPair({ map: v.map, legacy: v.legacy, cloud: v.cloud })
-        return true
-      }
-    } catch {
-      // not a pair (a foreign producer on the topic): skipped
-    }
-    return false
+  const take = (value: unknown): void => {
+    if (!loading && !follow) return
+    const pair = pairOf(value)
+    if (pair === null) return
+    if (loading) read++
+    onPair(pair)
   }
-  const stop = async (): Promise<void> => {
-    await consumer.disconnect().catch(() => undefined)
-    await admin.deleteGroups([groupId]).catch(() => undefined)
-    await admin.disconnect().catch(() => undefined)
-  }
-  const work = (async () => {
-    await admin.connect()
-    await ensureTopics(admin, [{ topic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }])
-    const ends = new Map<number, bigint>()
-    for (const p of await topicOffsets(admin, topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high))
-    if (ends.size === 0 && !follow) return
-    await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: true })
-    await new Promise<void>((resolve, reject) => {
-      if (ends.size === 0) resolve()
-      consumer
-        .run({
-          eachMessage: async ({ partition, message }) => {
-            const end = ends.get(partition)
-            const offset = BigInt(message.offset)
-            if (end === undefined || offset >= end) {
-              if (follow) take(message.value)
-              return
-            }
-            if (take(message.value)) read++
-            if (offset + 1n >= end) {
-              ends.delete(partition)
-              if (ends.size === 0) resolve()
-            }
-          },
-        })
-        .catch(reject)
-    })
-  })()
-  try {
-    await Promise.race([work, deadline])
-  } catch (err) {
-    work.catch(() => undefined)
-    await stop()
-    throw err
-  } finally {
-    clearTimeout(timer)
-  }
+  const reader = await followSharedTopic(config, kafka.topics.ids, 'ids', take, { timeoutMs: options.timeoutMs ?? ID_TOPIC_LOAD_MS })
+  loading = false
   if (!follow) {
-    await stop()
+    await reader.stop()
     return { read, stop: async () => undefined }
   }
-  return { read, stop }
+  return { read, stop: () => reader.stop() }
 }

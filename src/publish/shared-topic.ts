@@ -4,7 +4,7 @@ import type { CutoverConfig } from '../config/schema.ts'
 import { kafkaClientOptions } from './kafka-client.ts'
 import { ensureTopics, topicOffsets } from './topic-setup.ts'
 
-/** How long start waits for a shared topic (noise, readiness) before going on without it. */
+/** How long start waits for a shared topic (noise, readiness) before going on without it (ids: ID_TOPIC_LOAD_MS). */
 export const SHARED_TOPIC_LOAD_MS = 15_000
 
 export interface SharedTopicOptions {
@@ -28,7 +28,7 @@ export interface SharedTopicReader {
 }
 
 /**
- * Creates a topic the fleet shares (learned noise, readiness inputs) with one partition and its
+ * Creates a topic the fleet shares (learned noise, readiness inputs, id pairs) with one partition and its
  * own policy when it does not exist yet (auto-created by the first publish it would get the
  * broker's defaults: a noise topic would lose old records), reads it from the beginning to its
  * end as of now (unless `fromBeginning: false`), then keeps following it: `onRecord` gets each
