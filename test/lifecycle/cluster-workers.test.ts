@@ -21,8 +21,10 @@ describe('--workers 2', () => {
     })
     const { run, gw, port } = await startCliGateway(cfg, { args: ['--workers', '2'] })
     try {
-      const pids = new Set([...run.output().matchAll(/"workerPid":(\d+)[^\n]*worker listening/g)].map((m) => m[1]))
-      expect(pids.size).toBe(2)
+      // ready means both workers listen; their log lines may still be in the pipe
+      const pids = (): Set<string | undefined> => new Set([...run.output().matchAll(/"workerPid":(\d+)[^\n]*worker listening/g)].map((m) => m[1]))
+      await until(() => pids().size >= 2, 5000, "both workers' listening lines").catch(() => undefined)
+      expect(pids().size).toBe(2)
 
       const before = await Promise.all(Array.from({ length: 40 }, () => freshGet(`http://127.0.0.1:${port}/r`)))
       expect(new Set(before.map((r) => r.backend))).toEqual(new Set(['legacy']))

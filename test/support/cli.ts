@@ -29,7 +29,25 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Cl
   }
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  // 'exit' can come before the last output has been read from the pipes: wait for their end too,
+  // for a bounded time (a cluster worker that outlives its primary would hold them open)
+  const drained = (stream: NodeJS.ReadableStream | null): Promise<void> =>
+    new Promise((resolve) => {
+      if (stream === null || (stream as { readableEnded?: boolean }).readableEnded === true) resolve()
+      else {
+        stream.once('end', resolve)
+        stream.once('close', resolve)
+      }
+    })
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      const timer = setTimeout(() => resolve(code), 2000)
+      void Promise.all([drained(child.stdout), drained(child.stderr)]).then(() => {
+        clearTimeout(timer)
+        resolve(code)
+      })
+    }),
+  )
   return {
     child,
     output: () => out,
