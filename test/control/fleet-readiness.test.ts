@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { readinessReportSchema } from '../../src/readiness/report-schema.ts'
 import type { ReadinessReport } from '../../src/readiness/readiness-service.ts'
 import { until } from '../support/cli.ts'
@@ -15,9 +15,6 @@ let cloud: Origin
 beforeAll(async () => {
   ;({ legacy, cloud } = await readinessOrigins())
 })
-afterAll(async () => {
-  await Promise.all([legacy.close(), cloud.close()])
-}, 60_000)
 
 async function send(r: Replica, prefix: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) expect((await call(`${r.dataUrl}${prefix}${r.name}-${i}`)).status).toBe(200)

@@ -1,13 +1,12 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders } from 'node:http'
 import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders as H2Headers } from 'node:http2'
 import { request as httpsRequest } from 'node:https'
-import type { AddressInfo } from 'node:net'
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WebSocket, WebSocketServer } from 'ws'
+import { WebSocket } from 'ws'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import { validateConfig } from '../../src/config/validate.ts'
 import { CutoverError } from '../../src/errors.ts'
@@ -16,6 +15,7 @@ import { replaceFile, testCa, type Pem, type TestCa } from '../support/certifica
 import { until } from '../support/cli.ts'
 import { admin, gatewayFor, tempDir, testConfig } from '../support/gateway.ts'
 import { startOrigin, type Origin } from '../support/origin.ts'
+import { wsOrigin } from '../support/ws-origin.ts'
 
 interface Answer {
   status: number
@@ -188,9 +188,9 @@ describe('HTTPS listener (HTTP/1.1)', () => {
 
 describe('HTTP/2 listener (http2: true)', () => {
   let gw: Gateway
-  let ws: { url: string; hosts: string[]; close: () => Promise<void> }
+  let ws: Awaited<ReturnType<typeof wsOrigin>>
   beforeAll(async () => {
-    ws = await wsOrigin()
+    ws = await wsOrigin('ws')
     gw = await gatewayFor(
       tlsConfig(legacy, ws.url, { ...writePair(first), http2: true }, {
         routes: [
@@ -526,29 +526,3 @@ function mkdirAndReturn(dir: string): string {
   return dir
 }
 
-/** A WebSocket origin (the `ws` package) that echoes every message prefixed with `ws:`. */
-async function wsOrigin(): Promise<{ url: string; hosts: string[]; close: () => Promise<void> }> {
-  const hosts: string[] = []
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' })
-    res.end('plain')
-  })
-  const wss = new WebSocketServer({ server, path: '/live' })
-  wss.on('connection', (socket, req) => {
-    hosts.push(String(req.headers.host))
-    socket.on('message', (data) => socket.send(`ws:${data.toString()}`))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hosts,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate()
-        wss.close()
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
-}

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
 import { admin, freshGet, testConfig } from '../support/gateway.ts'
 import type { Origin } from '../support/origin.ts'
@@ -10,9 +10,6 @@ let cloud: Origin
 
 beforeAll(async () => {
   ;({ legacy, cloud } = await readinessOrigins())
-})
-afterAll(async () => {
-  await Promise.all([legacy.close(), cloud.close()])
 })
 
 /** One request on a fresh connection, so the cluster spreads them over the workers. */

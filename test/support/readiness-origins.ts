@@ -2,15 +2,17 @@ import type { ReadinessReport, RouteReadiness } from '../../src/readiness/readin
 import type { Gateway } from '../../src/gateway.ts'
 import { until } from './cli.ts'
 import { admin, call } from './gateway.ts'
-import { startOrigin, type Origin } from './origin.ts'
+import type { Origin } from './origin.ts'
+import { openOrigin } from './setup.ts'
 
 /**
  * Two origins for readiness scenarios: on `/clean/*` both answer the same, on `/mm/*` cloud's
  * `total` differs (a mismatch at body.total), on `/fail/*` cloud answers 500.
  */
 export async function readinessOrigins(): Promise<{ legacy: Origin; cloud: Origin }> {
+  // opened through the fixture: closed after the test or the file that opened them
   const answer = (side: 'legacy' | 'cloud') =>
-    startOrigin(side, (req, res) => {
+    openOrigin(side, (req, res) => {
       const url = req.url ?? '/'
       if (side === 'cloud' && url.startsWith('/fail/')) {
         res.writeHead(500, { 'content-type': 'application/json' })
