@@ -70,6 +70,8 @@ interface RoutePlan {
   readonly ids: RouteIds | null
   readonly idHit: { inc(n?: number): void } | null
   readonly idMiss: { inc(n?: number): void } | null
+  /** the route's mirror outcome counters, bound once: labels() hashes its values on every call */
+  readonly outcomes: Record<MirrorOutcome, Counter.Internal>
 }
 
 /** The secondary's request: path with ids translated, the client's headers and body with propagated values applied. */
@@ -123,7 +125,6 @@ function encoded(r: CapturedResponse): boolean {
  */
 export class Mirror {
   readonly #plans = new Map<string, RoutePlan>()
-  readonly #outcomes = new Map<string, Record<MirrorOutcome, Counter.Internal>>()
   readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
   readonly #requestTransforms: ReadonlyMap<string, ReadonlyMap<string, RequestTransform>>
   readonly #publisher: Publisher
@@ -167,6 +168,8 @@ export class Mirror {
     this.#requestTransforms = compileRequestTransforms(config)
     for (const route of config.routes) {
       const routeIds = ids === null || route.ids === undefined ? null : new RouteIds(route, config.routes, ids.map)
+      const outcomes = {} as Record<MirrorOutcome, Counter.Internal>
+      for (const outcome of MIRROR_OUTCOMES) outcomes[outcome] = metrics.mirror.labels(route.id, outcome)
       this.#plans.set(route.id, {
         compare: compileCompareOptions(route.compare),
         secrets: new FieldMatcher(route.redact ?? []),
@@ -176,11 +179,8 @@ export class Mirror {
         ids: routeIds,
         idHit: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'hit') : null,
         idMiss: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'miss') : null,
+        outcomes,
       })
-      // bound once: labels() hashes its values on every call
-      const outcomes = {} as Record<MirrorOutcome, Counter.Internal>
-      for (const outcome of MIRROR_OUTCOMES) outcomes[outcome] = metrics.mirror.labels(route.id, outcome)
-      this.#outcomes.set(route.id, outcomes)
     }
   }
 
@@ -266,7 +266,7 @@ export class Mirror {
     if (plan === undefined) return null
     if (job.isWrite) this.#writes.note(job.routeId, pathOnly(job.clientPath))
     if (job.isWrite && primary.status >= 500 && !plan.mirrorFailedWrites) {
-      this.#count(job.routeId, 'skipped')
+      this.#count(plan, job, 'skipped')
       return null
     }
     return this.#start(job, plan, primary)
@@ -285,7 +285,7 @@ export class Mirror {
     if (job.isWrite && unknown !== null) this.#emitDiff(job, 'primary-unknown', null, null, [], false, unknown)
     if (job.isWrite && plan.mirrorFailedWrites) void this.#start(job, plan, null, unknown !== null)
     else if (job.isWrite && unknown !== null) this.#replayUnknown(job, plan)
-    else this.#count(job.routeId, 'skipped')
+    else this.#count(plan, job, 'skipped')
   }
 
   /**
@@ -293,7 +293,7 @@ export class Mirror {
    * and the primary may not have applied the write at all; reconciliation settles it.
    */
   #replayUnknown(job: MirrorJob, plan: RoutePlan): void {
-    this.#count(job.routeId, 'skipped')
+    this.#count(plan, job, 'skipped')
     // an oversized body was not kept: the primary-unknown diff event is all there is
     if (job.body === 'overflow') return
     const event = this.#replayEvent(job, 'primary-unknown', this.#prepare(job, plan, null, true), null, plan, true)
@@ -303,7 +303,7 @@ export class Mirror {
 
   #start(job: MirrorJob, plan: RoutePlan, answered: CapturedResponse | null, unknown = false): Promise<boolean> | null {
     if (job.body === 'overflow') {
-      this.#count(job.routeId, 'skipped')
+      this.#count(plan, job, 'skipped')
       this.#emitDiff(job, 'not-mirrored', answered, null, [], false, 'request body over limits.mirrorBodyBytes')
       return null
     }
@@ -356,7 +356,7 @@ export class Mirror {
       durable = (this.#journal as Journal).begin({ mode: 'send', event })
     }
     if (flight.skip) {
-      this.#count(job.routeId, 'skipped')
+      this.#count(plan, job, 'skipped')
       if (job.isWrite) this.#emitReplay(job, 'skipped', prepared, flight.event, flight.unknown, primary, plan)
       this.#finish(flight)
       return durable
@@ -449,7 +449,7 @@ export class Mirror {
     // the secondary has the write: nothing left to recover
     if (event !== null && secondary.ok && !(job.isWrite && secondary.response.status >= 500)) this.#journal?.done(event.id)
     if (!secondary.ok) {
-      this.#count(job.routeId, secondary.timeout ? 'timeout' : 'error', job)
+      this.#count(plan, job, secondary.timeout ? 'timeout' : 'error')
       this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
       if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', prepared, event, unknown, primary, plan)
       return
@@ -457,13 +457,13 @@ export class Mirror {
     // compared as the client would have had it from the secondary (route transforms, src/transform/)
     const res = this.#transforms.get(job.routeId)?.get(job.secondary.name)?.captured(secondary.response) ?? secondary.response
     if (job.isWrite && res.status >= 500) {
-      this.#count(job.routeId, 'error', job)
+      this.#count(plan, job, 'error')
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
       this.#emitReplay(job, 'secondary-error', prepared, event, unknown, primary, plan)
       return
     }
     if (primary === null) {
-      this.#count(job.routeId, 'error', job, true)
+      this.#count(plan, job, 'error', true)
       return
     }
     // recorded before comparing, so the create's own answers compare modulo the new pair
@@ -476,10 +476,10 @@ export class Mirror {
     const result = compareResponses(primary, res, plan.compare, plan.noise?.fields, equivalent === undefined ? undefined : { equivalent })
     if (result.noise > 0) this.#metrics.noiseDifferences.labels(job.routeId).inc(result.noise)
     if (result.total === 0) {
-      this.#count(job.routeId, result.noise > 0 ? 'noise' : 'match')
+      this.#count(plan, job, result.noise > 0 ? 'noise' : 'match')
       return
     }
-    this.#count(job.routeId, 'mismatch')
+    this.#count(plan, job, 'mismatch')
     const named = result.differences.map((d) => {
       const secret = isSecretPath(d.path, plan.secrets)
       return {
@@ -562,14 +562,12 @@ export class Mirror {
     if (t.misses > 0) plan.idMiss?.inc(t.misses)
   }
 
-  #count(route: string, outcome: MirrorOutcome, job?: MirrorJob, primaryFailed = false): void {
-    const counter = this.#outcomes.get(route)?.[outcome]
-    if (counter !== undefined) counter.inc()
-    else this.#metrics.mirror.labels(route, outcome).inc()
-    const guard = this.#guards?.get(route)
+  #count(plan: RoutePlan, job: MirrorJob, outcome: MirrorOutcome, primaryFailed = false): void {
+    plan.outcomes[outcome].inc()
+    const guard = this.#guards?.get(job.routeId)
     if (guard === undefined) return
     // the guard judges cloud: a failure of legacy as secondary, or of the primary, is not cloud's
-    const blameless = (outcome === 'error' || outcome === 'timeout') && (primaryFailed || job?.secondary.name !== 'cloud')
+    const blameless = (outcome === 'error' || outcome === 'timeout') && (primaryFailed || job.secondary.name !== 'cloud')
     guard.recordMirror(blameless ? 'skipped' : outcome)
   }
 
