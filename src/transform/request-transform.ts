@@ -1,6 +1,6 @@
 import type { CutoverConfig, RequestTransformConfig } from '../config/schema.ts'
 import { applyBodyOps, compileBodyOps, type BodyOp } from './body-ops.ts'
-import { byRouteAndBackend } from './response-transform.ts'
+import { byRouteAndBackend, isJsonType } from './response-transform.ts'
 
 /**
  * The way out: a client's request reshaped into what one backend expects (headers renamed or
@@ -27,7 +27,7 @@ export class RequestTransform {
       const name = headers[i] as string
       const lower = name.toLowerCase()
       if (this.#drop.has(lower)) continue
-      if (lower === 'content-type') json = /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i.test(headers[i + 1] as string)
+      if (lower === 'content-type') json = isJsonType(headers[i + 1] as string)
       out.push(this.#rename.get(lower) ?? name, headers[i + 1] as string)
     }
     if (body === null || body.length === 0 || !json || this.#body.length === 0) return { headers: out, body }

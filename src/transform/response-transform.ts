@@ -77,11 +77,16 @@ export function byRouteAndBackend<T>(config: CutoverConfig, make: (t: NonNullabl
   return out
 }
 
-export function isJson(headers: IncomingHttpHeaders): boolean {
-  return /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i.test(headers['content-type'] ?? '')
+/** `application/json` or `application/<x>+json`, parameters allowed (the request side's test too). */
+export function isJsonType(contentType: string): boolean {
+  return /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType)
 }
 
-export function isPlainJson(headers: IncomingHttpHeaders): boolean {
+function isJson(headers: IncomingHttpHeaders): boolean {
+  return isJsonType(headers['content-type'] ?? '')
+}
+
+function isPlainJson(headers: IncomingHttpHeaders): boolean {
   const coding = headers['content-encoding']
   return isJson(headers) && (coding === undefined || coding.trim().toLowerCase() === 'identity')
 }
