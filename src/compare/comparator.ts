@@ -108,8 +108,9 @@ const BODY: Segment[] = ['body']
  */
 export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts: CompareOptions, learned?: FieldMatcher, extra?: CompareExtra): CompareResult {
   // byte-identical answers (the common case of a healthy migration) are equal without parsing or
-  // building anything: same status, no compared headers, same bytes
-  if (a.status === b.status && opts.headers.length === 0 && identical(a, b)) return EQUAL
+  // building anything: same status, no compared headers, same bytes (compared once, used twice)
+  const sameBody = identical(a, b)
+  if (sameBody && a.status === b.status && opts.headers.length === 0) return EQUAL
   const sink = new DifferenceSink(opts.maxExamples)
   const diff: JsonDiffOptions = {
     ignore: opts.ignore,
@@ -128,7 +129,7 @@ export function compareResponses(a: CapturedResponse, b: CapturedResponse, opts:
     else sink.add(path, va === undefined ? 'extra' : vb === undefined ? 'missing' : 'changed', va, vb, va !== undefined && vb !== undefined)
   }
   // byte-identical bodies are equal without parsing
-  if (!identical(a, b) && !opts.ignore.matches(BODY)) {
+  if (!sameBody && !opts.ignore.matches(BODY)) {
     const pa = parse(a)
     const pb = parse(b)
     if (pa.ok && pb.ok) jsonDiff(pa.value, pb.value, ['body'], diff, sink)
