@@ -296,7 +296,9 @@ export class Mirror {
     this.#count(plan, job, 'skipped')
     // an oversized body was not kept: the primary-unknown diff event is all there is
     if (job.body === 'overflow') return
-    const event = this.#replayEvent(job, 'primary-unknown', this.#prepare(job, plan, null, true), null, plan, true)
+    const prepared = this.#prepare(job, plan, null)
+    if (prepared.translation !== null) this.#countIds(plan, prepared.translation)
+    const event = this.#replayEvent(job, 'primary-unknown', prepared, null, plan, true)
     this.#journal?.begin({ mode: 'publish', event })
     this.#publishReplay(event)
   }
@@ -347,7 +349,7 @@ export class Mirror {
   #journalled(flight: Flight, primary: CapturedResponse | null): Promise<boolean> | null {
     const { job, plan } = flight
     flight.primary = primary
-    const prepared = this.#prepare(job, plan, primary, false)
+    const prepared = this.#prepare(job, plan, primary)
     flight.prepared = prepared
     let durable: Promise<boolean> | null = null
     if (flight.journals) {
@@ -357,7 +359,7 @@ export class Mirror {
     }
     if (flight.skip) {
       this.#count(plan, job, 'skipped')
-      if (job.isWrite) this.#emitReplay(job, 'skipped', prepared, flight.event, flight.unknown, primary, plan)
+      if (job.isWrite) this.#emitReplay(flight, 'skipped')
       this.#finish(flight)
       return durable
     }
@@ -376,7 +378,7 @@ export class Mirror {
     const { job, plan, primary } = flight
     if (waits && plan.ids !== null) {
       await this.#creates.wait(plan.ids.map, flight.mark)
-      flight.prepared = this.#prepare(job, plan, primary, false)
+      flight.prepared = this.#prepare(job, plan, primary)
     }
     if (job.learn && primary !== null && plan.noise !== null) await this.#learn(job, plan, plan.noise, primary)
     this.#send(flight)
@@ -438,8 +440,7 @@ export class Mirror {
 
   /** The secondary answered (or failed): breaker, journal, then compare and publish what differs. */
   #judge(flight: Flight, secondary: CallResult): void {
-    const { job, plan, primary, event, unknown } = flight
-    const prepared = flight.prepared as Prepared
+    const { job, plan, primary, event } = flight
     const ticket = flight.ticket
     if (ticket !== undefined) {
       if (!secondary.ok) ticket.failure(secondary.error)
@@ -451,7 +452,7 @@ export class Mirror {
     if (!secondary.ok) {
       this.#count(plan, job, secondary.timeout ? 'timeout' : 'error')
       this.#emitDiff(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', primary, null, [], false, secondary.error.message, secondary.latencyMs)
-      if (job.isWrite) this.#emitReplay(job, secondary.timeout ? 'secondary-timeout' : 'secondary-error', prepared, event, unknown, primary, plan)
+      if (job.isWrite) this.#emitReplay(flight, secondary.timeout ? 'secondary-timeout' : 'secondary-error')
       return
     }
     // compared as the client would have had it from the secondary (route transforms, src/transform/)
@@ -459,7 +460,7 @@ export class Mirror {
     if (job.isWrite && res.status >= 500) {
       this.#count(plan, job, 'error')
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
-      this.#emitReplay(job, 'secondary-error', prepared, event, unknown, primary, plan)
+      this.#emitReplay(flight, 'secondary-error')
       return
     }
     if (primary === null) {
@@ -511,15 +512,15 @@ export class Mirror {
   }
 
   /**
-   * The secondary's request: ids translated with the pairs known now (`count`: into the metrics),
-   * then values copied from the primary's answer (`propagate`).
+   * The secondary's request: ids translated with the pairs known now (counted into the metrics
+   * by whoever uses it: #send, #replayUnknown), then values copied from the primary's answer (`propagate`).
    */
-  #prepare(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null, count: boolean): Prepared {
+  #prepare(job: MirrorJob, plan: RoutePlan, primary: CapturedResponse | null): Prepared {
     let body = job.body === 'overflow' ? null : job.body
     let path = job.secondaryPath
     let translation: Translation | null = null
     if (plan.ids?.translates === true) {
-      translation = this.#translate(job, plan, body, count)
+      translation = this.#translate(job, plan, body)
       path = translation.path ?? path
       body = translation.body
     }
@@ -548,13 +549,11 @@ export class Mirror {
     return { ...prepared, headers, body }
   }
 
-  /** The mirrored request with the primary's ids swapped for the secondary's (counted unless `count` is false). */
-  #translate(job: MirrorJob, plan: RoutePlan, body: Buffer | null, count = true): Translation {
+  /** The mirrored request with the primary's ids swapped for the secondary's. */
+  #translate(job: MirrorJob, plan: RoutePlan, body: Buffer | null): Translation {
     const primary = sideOf(job.primary.name)
     if (plan.ids === null || primary === null) return { path: undefined, body, hits: 0, misses: 0 }
-    const t = plan.ids.translate(job.match, job.query, primary, job.secondary.name, job.secondary.basePath, body)
-    if (count) this.#countIds(plan, t)
-    return t
+    return plan.ids.translate(job.match, job.query, primary, job.secondary.name, job.secondary.basePath, body)
   }
 
   #countIds(plan: RoutePlan, t: Translation): void {
@@ -606,18 +605,11 @@ export class Mirror {
     this.#publisher.publish('diffs', job.routeId, event)
   }
 
-  /** Publishes a write for replay; a journalled one (`journalled`) keeps its event id and is done once the event is durable. */
-  #emitReplay(
-    job: MirrorJob,
-    reason: ReplayEvent['reason'],
-    prepared: Prepared,
-    journalled: ReplayEvent | null,
-    unknown: boolean,
-    primary: CapturedResponse | null,
-    plan: RoutePlan,
-  ): void {
-    const event = this.#replayEvent(job, reason, prepared, primary, plan, unknown)
-    this.#publishReplay(journalled === null ? event : { ...event, id: journalled.id })
+  /** Publishes the flight's write for replay; a journalled one keeps its event id and is done once the event is durable. */
+  #emitReplay(flight: Flight, reason: ReplayEvent['reason']): void {
+    const { job, plan, primary, unknown } = flight
+    const event = this.#replayEvent(job, reason, flight.prepared as Prepared, primary, plan, unknown)
+    this.#publishReplay(flight.event === null ? event : { ...event, id: flight.event.id })
   }
 
   #publishReplay(event: ReplayEvent): void {
