@@ -72,6 +72,9 @@ interface RoutePlan {
   readonly idMiss: { inc(n?: number): void } | null
   /** the route's mirror outcome counters, bound once: labels() hashes its values on every call */
   readonly outcomes: Record<MirrorOutcome, Counter.Internal>
+  /** the route's transforms by backend name (src/transform/); undefined without any */
+  readonly requestTransforms: ReadonlyMap<string, RequestTransform> | undefined
+  readonly responseTransforms: ReadonlyMap<string, ResponseTransform> | undefined
 }
 
 /** The secondary's request: path with ids translated, the client's headers and body with propagated values applied. */
@@ -125,8 +128,6 @@ function encoded(r: CapturedResponse): boolean {
  */
 export class Mirror {
   readonly #plans = new Map<string, RoutePlan>()
-  readonly #transforms: ReadonlyMap<string, ReadonlyMap<string, ResponseTransform>>
-  readonly #requestTransforms: ReadonlyMap<string, ReadonlyMap<string, RequestTransform>>
   readonly #publisher: Publisher
   readonly #diffs: DiffLog
   readonly #metrics: Metrics
@@ -164,8 +165,8 @@ export class Mirror {
     this.#log = log
     this.#maxInFlight = config.limits.mirrorInFlight
     this.#compareBytes = config.limits.compareBodyBytes
-    this.#transforms = compileTransforms(config)
-    this.#requestTransforms = compileRequestTransforms(config)
+    const responseTransforms = compileTransforms(config)
+    const requestTransforms = compileRequestTransforms(config)
     for (const route of config.routes) {
       const routeIds = ids === null || route.ids === undefined ? null : new RouteIds(route, config.routes, ids.map)
       const outcomes = {} as Record<MirrorOutcome, Counter.Internal>
@@ -180,6 +181,8 @@ export class Mirror {
         idHit: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'hit') : null,
         idMiss: routeIds?.translates === true ? metrics.idTranslations.labels(route.id, 'miss') : null,
         outcomes,
+        requestTransforms: requestTransforms.get(route.id),
+        responseTransforms: responseTransforms.get(route.id),
       })
     }
   }
@@ -387,7 +390,7 @@ export class Mirror {
   /** The primary's repeat, reshaped like its first call (route transforms, src/transform/): noise is what differs. */
   async #learn(job: MirrorJob, plan: RoutePlan, noise: NoiseLearner, primary: CapturedResponse): Promise<void> {
     const body = job.body === 'overflow' ? null : job.body
-    const toPrimary = this.#requestTransforms.get(job.routeId)?.get(job.primary.name)?.apply(job.headers, body) ?? { headers: job.headers, body }
+    const toPrimary = plan.requestTransforms?.get(job.primary.name)?.apply(job.headers, body) ?? { headers: job.headers, body }
     const called = await callOnce(job.primary.mirrorPool, job.method, job.primaryPath, toPrimary.headers, toPrimary.body, this.#compareBytes, job.primary.timeoutMs)
     if (!called.ok) return
     const again = await decodeBody(called.response, this.#compareBytes)
@@ -456,7 +459,7 @@ export class Mirror {
       return
     }
     // compared as the client would have had it from the secondary (route transforms, src/transform/)
-    const res = this.#transforms.get(job.routeId)?.get(job.secondary.name)?.captured(secondary.response) ?? secondary.response
+    const res = plan.responseTransforms?.get(job.secondary.name)?.captured(secondary.response) ?? secondary.response
     if (job.isWrite && res.status >= 500) {
       this.#count(plan, job, 'error')
       this.#emitDiff(job, 'secondary-error', primary, res, [], false, `secondary answered ${res.status}`)
@@ -524,7 +527,7 @@ export class Mirror {
       path = translation.path ?? path
       body = translation.body
     }
-    if (primary === null || plan.propagate.length === 0) return this.#shaped(job, { path, headers: job.headers, body, translation })
+    if (primary === null || plan.propagate.length === 0) return this.#shaped(job, plan, { path, headers: job.headers, body, translation })
     const headers = [...job.headers]
     const parsed = parseJson(primary)
     let reqJson: unknown = undefined
@@ -538,12 +541,12 @@ export class Mirror {
       }
     }
     if (reqJson !== undefined) body = Buffer.from(JSON.stringify(reqJson))
-    return this.#shaped(job, { path, headers, body, translation })
+    return this.#shaped(job, plan, { path, headers, body, translation })
   }
 
   /** The secondary's request as it expects it (route transforms, src/transform/): sent, journalled and replayed so. */
-  #shaped(job: MirrorJob, prepared: Prepared): Prepared {
-    const t = this.#requestTransforms.get(job.routeId)?.get(job.secondary.name)
+  #shaped(job: MirrorJob, plan: RoutePlan, prepared: Prepared): Prepared {
+    const t = plan.requestTransforms?.get(job.secondary.name)
     if (t === undefined) return prepared
     const { headers, body } = t.apply(prepared.headers, prepared.body)
     return { ...prepared, headers, body }
