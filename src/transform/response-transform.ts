@@ -51,7 +51,7 @@ export class ResponseTransform {
     const headers = { ...res.headers }
     const status = this.head(res.status, headers)
     const decoded = res.decoding?.outcome === 'decoded'
-    if (this.#body.length === 0 || res.truncated || !(isPlainJson(res.headers) || (decoded && isJson(res.headers)))) return { ...res, status, headers }
+    if (this.#body.length === 0 || res.truncated || !(isJson(res.headers) && (decoded || unencoded(res.headers)))) return { ...res, status, headers }
     const body = this.body(res.body)
     return body === null ? { ...res, status, headers } : { ...res, status, headers, body, length: body.length }
   }
@@ -87,7 +87,11 @@ function isJson(headers: IncomingHttpHeaders): boolean {
 }
 
 function isPlainJson(headers: IncomingHttpHeaders): boolean {
+  return isJson(headers) && unencoded(headers)
+}
+
+function unencoded(headers: IncomingHttpHeaders): boolean {
   const coding = headers['content-encoding']
-  return isJson(headers) && (coding === undefined || coding.trim().toLowerCase() === 'identity')
+  return coding === undefined || coding.trim().toLowerCase() === 'identity'
 }
 
