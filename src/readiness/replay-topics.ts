@@ -1,5 +1,6 @@
 import { Kafka, type Admin } from 'kafkajs'
 import type { CutoverConfig } from '../config/schema.ts'
+import { withDeadline } from '../publish/deadline.ts'
 import { kafkaClientOptions } from '../publish/kafka-client.ts'
 import { REPLAY_GROUP_SUFFIX } from '../publish/replay.ts'
 
@@ -50,10 +51,8 @@ export class ReplayTopics {
   }
 
   async #read(): Promise<ReplayTopicCounts | null> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), REPLAY_COUNTS_TIMEOUT_MS)))
-    const value = await Promise.race([this.#query().catch(() => null), timeout])
-    clearTimeout(timer)
+    // a slow or failed read counts as unknown (null), never as an error of the report
+    const value = await withDeadline(this.#query(), REPLAY_COUNTS_TIMEOUT_MS, () => new Error('replay topic counts timed out')).catch(() => null)
     // a failed read drops the connection; the next one starts afresh
     if (value === null) await this.close()
     this.#cached = { at: Date.now(), value }
