@@ -13,3 +13,13 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, timedOut: ()
     clearTimeout(timer)
   }
 }
+
+/** Resolves when `p` does, or after `ms`, whichever is first (rejects only if `p` rejects first). */
+export async function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([p, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+  } finally {
+    clearTimeout(timer)
+  }
+}
