@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { Command, InvalidArgumentError } from 'commander'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
+import { fail, header, wholeNumber } from './cli-options.ts'
 import { CutoverError } from './errors.ts'
 import { addReconcileCommand } from './reconcile/reconcile-command.ts'
 import { checkAdminExposure, checkListenerTls, startGateway } from './gateway.ts'
@@ -17,24 +18,8 @@ import { parseReplayTime } from './publish/replay-window.ts'
 
 quietKafkaTimerWarning()
 
-function workerCount(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 1024) throw new InvalidArgumentError('must be a whole number (0 = one per core)')
-  return n
-}
-
-/** Prints a config or startup failure the way an operator wants it: every problem, no stack. */
-function fail(err: unknown): never {
-  if (err instanceof CutoverError) {
-    if (err.details.length > 0) {
-      process.stderr.write(`${err.code === 'CUTOVER_CONFIG_INVALID' ? 'invalid configuration' : err.message}:\n`)
-      for (const d of err.details) process.stderr.write(`  ${d}\n`)
-    } else process.stderr.write(`${err.message}\n`)
-  } else {
-    process.stderr.write(`${(err as Error).message ?? String(err)}\n`)
-  }
-  process.exit(1)
-}
+const workerCount = wholeNumber(0, 1024, 'must be a whole number (0 = one per core)')
+const attempts = wholeNumber(1, 100, 'must be a whole number from 1 to 100')
 
 // package.json sits one level above both src/ and dist/
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -90,18 +75,6 @@ program
     }
   })
 
-function header(value: string, previous: Record<string, string>): Record<string, string> {
-  const colon = value.indexOf(':')
-  if (colon <= 0) throw new InvalidArgumentError("must be 'name: value'")
-  return { ...previous, [value.slice(0, colon).trim().toLowerCase()]: value.slice(colon + 1).trim() }
-}
-
-function attempts(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('must be a whole number from 1 to 100')
-  return n
-}
-
 function replayTime(value: string): number {
   try {
     return parseReplayTime(value)
@@ -156,6 +129,6 @@ program
       fail(err)
     }
   })
-addReconcileCommand(program, fail, header)
+addReconcileCommand(program)
 
 await program.parseAsync(process.argv)

@@ -24,6 +24,7 @@ import { RouteTable } from './routing/route-table.ts'
 import { DiffLog } from './compare/diff-log.ts'
 import { Mirror } from './mirror/mirror.ts'
 import { CLOSE_FLUSH_MS, createPublisher, type Publisher } from './publish/publisher.ts'
+import { waitAtMost } from './publish/deadline.ts'
 import { Journal } from './mirror/journal.ts'
 import { JournalRecovery } from './mirror/journal-recovery.ts'
 import { AUDIT_SCHEMA } from './publish/events.ts'
@@ -218,11 +219,11 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
         clearInterval(sweep)
         // mirrored calls finish within what is left of the drain time; the pools then cut the rest,
         // and each cut call reports its failure (a write goes to replay) before events are flushed
-        await waitFor(mirror.idle(), Math.min(MIRROR_DRAIN_MS, left()))
+        await waitAtMost(mirror.idle(), Math.min(MIRROR_DRAIN_MS, left()))
         if (mirror.inFlight > 0) log.warn({ inFlight: mirror.inFlight }, 'drain time is up: cutting the mirrored calls still running')
         await recovery?.stop()
         await closeUpstreamsWithin(upstreams, left())
-        await waitFor(mirror.idle(), SHUTDOWN_MARGIN_MS / 2)
+        await waitAtMost(mirror.idle(), SHUTDOWN_MARGIN_MS / 2)
         await ids?.close()
         await noiseShare?.stop()
         await publisher.close(Math.min(CLOSE_FLUSH_MS, Math.max(SHUTDOWN_MARGIN_MS / 2, left())))
@@ -233,13 +234,6 @@ export async function buildDataPlane(config: CutoverConfig, states: ReadonlyMap<
       }
     },
   }
-}
-
-/** Resolves when `p` does, or after `ms`, whichever is first. */
-async function waitFor(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))])
-  clearTimeout(timer)
 }
 
 export function breakerStates(breakers: ReadonlyMap<string, BackendBreaker>): Record<string, BreakerState> {

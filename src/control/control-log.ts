@@ -4,6 +4,7 @@ import { Kafka, type Admin, type Consumer, type KafkaMessage, type Producer } fr
 import type { Logger } from 'pino'
 import type { CutoverConfig } from '../config/schema.ts'
 import { CutoverError } from '../errors.ts'
+import { withDeadline } from '../publish/deadline.ts'
 import { AUDIT_SCHEMA } from '../publish/events.ts'
 import { ensureTopics, topicOffsets } from '../publish/topic-setup.ts'
 import { kafkaClientOptions, kafkaErrorMessage } from '../publish/kafka-client.ts'
@@ -174,24 +175,15 @@ export class ControlLog {
   }
 
   async #start(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new CutoverError('CUTOVER_CONTROL_UNAVAILABLE', `control topic ${this.#topic} not read to its end within ${CONTROL_SYNC_MS} ms (is Kafka reachable at ${this.#config.kafka?.brokers.join(',')}?)`)),
-        CONTROL_SYNC_MS,
-      )
-    })
     const work = this.#connectAndRead()
     try {
-      const read = await Promise.race([work, deadline])
+      const read = await withDeadline(work, CONTROL_SYNC_MS, () => new CutoverError('CUTOVER_CONTROL_UNAVAILABLE', `control topic ${this.#topic} not read to its end within ${CONTROL_SYNC_MS} ms (is Kafka reachable at ${this.#config.kafka?.brokers.join(',')}?)`))
       this.#logSources(read)
     } catch (err) {
       work.catch(() => undefined)
       await this.close()
       if (err instanceof CutoverError) throw err
       throw new CutoverError('CUTOVER_CONTROL_UNAVAILABLE', `cannot read the control topic ${this.#topic} from ${this.#config.kafka?.brokers.join(',')}: ${this.#config.kafka === undefined ? String(err) : kafkaErrorMessage(err, this.#config.kafka)}`)
-    } finally {
-      clearTimeout(timer)
     }
   }
 
@@ -320,7 +312,7 @@ export class ControlLog {
         if (this.#leading === null) {
           await this.#fenceEarlierLeaders()
           // whatever earlier leaders published must be in #seen before any compare-and-set
-          await withTimeout(this.#reach(await this.#highWatermark()), CONTROL_SYNC_MS, 'catching up with the control topic')
+          await withDeadline(this.#reach(await this.#highWatermark()), CONTROL_SYNC_MS, () => new Error(`catching up with the control topic: no progress within ${CONTROL_SYNC_MS} ms`))
           this.#leading = new Map([...this.#seen].map(([k, v]) => [k, copyState(v)]))
           this.#leadingRamp = new Map(this.#seenRamp)
         }
@@ -487,13 +479,4 @@ function sameHold(a: RampHold | undefined, b: RampHold): boolean {
 
 function sameState(a: RouteState, b: RouteState): boolean {
   return a.weight === b.weight && a.mirror === b.mirror && a.readSample === b.readSample && a.version === b.version
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no progress within ${ms} ms`)), ms)))])
-  } finally {
-    clearTimeout(timer)
-  }
 }

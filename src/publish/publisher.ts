@@ -4,6 +4,7 @@ import type { CutoverConfig } from '../config/schema.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import type { OutgoingRecord, Topic } from './events.ts'
 import { isKafkaSetupFailure, kafkaClientOptions, kafkaErrorMessage, type KafkaSettings } from './kafka-client.ts'
+import { waitAtMost } from './deadline.ts'
 import { Spool } from './spool.ts'
 
 
@@ -322,7 +323,7 @@ export class KafkaPublisher extends SpoolingPublisher {
 
   async close(flushMs = CLOSE_FLUSH_MS): Promise<void> {
     // give the memory queue one chance to reach Kafka, then keep what is left on disk
-    if (this.#mode === 'memory' && this.#queue.length > 0) await Promise.race([this.#flush(), new Promise((r) => setTimeout(r, flushMs))])
+    if (this.#mode === 'memory' && this.#queue.length > 0) await waitAtMost(this.#flush(), flushMs)
     this.#closed = true
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     for (const r of this.#queue.splice(0)) this.toSpool(r)

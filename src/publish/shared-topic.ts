@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Kafka } from 'kafkajs'
 import type { CutoverConfig } from '../config/schema.ts'
+import { withDeadline } from './deadline.ts'
 import { kafkaClientOptions } from './kafka-client.ts'
 import { ensureTopics, topicOffsets } from './topic-setup.ts'
 
@@ -52,10 +53,6 @@ export async function followSharedTopic(config: CutoverConfig, topic: string, na
     await producing
     await producer.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(value) }] })
   }
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`topic ${topic} not read within ${timeoutMs} ms`)), timeoutMs)
-  })
   let read = 0
   const take = (value: Buffer | null): void => {
     let parsed: unknown
@@ -103,13 +100,11 @@ export async function followSharedTopic(config: CutoverConfig, topic: string, na
     })
   })()
   try {
-    await Promise.race([work, deadline])
+    await withDeadline(work, timeoutMs, () => new Error(`topic ${topic} not read within ${timeoutMs} ms`))
   } catch (err) {
     work.catch(() => undefined)
     await stop()
     throw err
-  } finally {
-    clearTimeout(timer)
   }
   return { read, send, stop }
 }

@@ -1,4 +1,4 @@
-import type { Kafka, KafkaMessage } from 'kafkajs'
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs'
 import { CutoverError } from '../errors.ts'
 
 /** Messages handled between two checkpoints (and offset commits), at most. */
@@ -125,20 +125,31 @@ async function pendingEnds(kafka: Kafka, topic: string, groupId: string): Promis
   const admin = kafka.admin()
   await admin.connect()
   try {
-    const offsets = await admin.fetchTopicOffsets(topic)
-    const committed = await admin.fetchOffsets({ groupId, topics: [topic] })
-    const from = new Map<number, bigint>()
-    for (const p of committed[0]?.partitions ?? []) from.set(p.partition, BigInt(p.offset))
     const ends = new Map<number, bigint>()
-    for (const p of offsets) {
-      const low = BigInt(p.low)
-      const high = BigInt(p.high)
-      const start = from.get(p.partition) ?? -1n
-      // -1: no position yet; below low: retention removed what it pointed at
-      if ((start < low ? low : start) < high) ends.set(p.partition, high)
-    }
+    for (const [partition, range] of await unreadRanges(admin, topic, groupId)) ends.set(partition, range.end)
     return ends
   } finally {
     await admin.disconnect()
   }
+}
+
+/**
+ * Per partition, what a consumer group has not read yet: from its committed position (or the
+ * earliest message still kept) to the partition's end. Partitions with nothing left are absent.
+ */
+export async function unreadRanges(admin: Admin, topic: string, groupId: string): Promise<Map<number, { from: bigint; end: bigint }>> {
+  const offsets = await admin.fetchTopicOffsets(topic)
+  const committed = await admin.fetchOffsets({ groupId, topics: [topic] })
+  const positions = new Map<number, bigint>()
+  for (const p of committed[0]?.partitions ?? []) positions.set(p.partition, BigInt(p.offset))
+  const ranges = new Map<number, { from: bigint; end: bigint }>()
+  for (const p of offsets) {
+    const low = BigInt(p.low)
+    const end = BigInt(p.high)
+    const position = positions.get(p.partition) ?? -1n
+    // -1: no position yet; below low: retention removed what it pointed at
+    const from = position < low ? low : position
+    if (from < end) ranges.set(p.partition, { from, end })
+  }
+  return ranges
 }

@@ -1,7 +1,9 @@
 import { Kafka, type Admin } from 'kafkajs'
 import type { CutoverConfig } from '../config/schema.ts'
+import { withDeadline } from '../publish/deadline.ts'
 import { kafkaClientOptions } from '../publish/kafka-client.ts'
 import { REPLAY_GROUP_SUFFIX } from '../publish/replay.ts'
+import { unreadRanges } from '../publish/topic-reader.ts'
 
 /** A console polls every 2 s: Kafka is asked at most this often. */
 export const REPLAY_COUNTS_TTL_MS = 10_000
@@ -50,10 +52,8 @@ export class ReplayTopics {
   }
 
   async #read(): Promise<ReplayTopicCounts | null> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), REPLAY_COUNTS_TIMEOUT_MS)))
-    const value = await Promise.race([this.#query().catch(() => null), timeout])
-    clearTimeout(timer)
+    // a slow or failed read counts as unknown (null), never as an error of the report
+    const value = await withDeadline(this.#query(), REPLAY_COUNTS_TIMEOUT_MS, () => new Error('replay topic counts timed out')).catch(() => null)
     // a failed read drops the connection; the next one starts afresh
     if (value === null) await this.close()
     this.#cached = { at: Date.now(), value }
@@ -69,15 +69,7 @@ export class ReplayTopics {
     const admin = this.#admin
     const existing = new Set(await admin.listTopics())
     let pending = 0
-    if (existing.has(this.#replay)) {
-      const committed = new Map<number, number>()
-      for (const p of (await admin.fetchOffsets({ groupId: this.#group, topics: [this.#replay] }))[0]?.partitions ?? []) committed.set(p.partition, Number(p.offset))
-      for (const p of await admin.fetchTopicOffsets(this.#replay)) {
-        // -1: the group never committed; below low: retention removed what it pointed at
-        const from = Math.max(committed.get(p.partition) ?? -1, Number(p.low))
-        pending += Math.max(0, Number(p.high) - from)
-      }
-    }
+    if (existing.has(this.#replay)) for (const range of (await unreadRanges(admin, this.#replay, this.#group)).values()) pending += Number(range.end - range.from)
     let dead = 0
     if (existing.has(this.#dead)) for (const p of await admin.fetchTopicOffsets(this.#dead)) dead += Number(p.high) - Number(p.low)
     return { pending, dead }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander'
 import pino from 'pino'
+import { fail, header, wholeNumber } from '../cli-options.ts'
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.ts'
 import type { Side } from '../ids/id-map.ts'
 import { REDACT_PATHS } from '../log.ts'
@@ -7,11 +8,7 @@ import { openIdMap } from './open-id-map.ts'
 import { DEFAULT_MAX_PAGES, DEFAULT_TIMEOUT_MS, exitCode, reconcile } from './reconcile.ts'
 import { formatReport } from './reconcile-report.ts'
 
-function positive(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1')
-  return n
-}
+const positive = wholeNumber(1, Infinity, 'must be a whole number ≥ 1')
 
 function side(value: string): Side {
   if (value !== 'legacy' && value !== 'cloud') throw new InvalidArgumentError("must be 'legacy' or 'cloud'")
@@ -31,10 +28,9 @@ interface Flags {
 }
 
 /**
- * Adds `cutover reconcile` to the CLI. `fail` and `header` are the CLI's own: config errors print
- * the same way as for every command, and `-H` parses like `cutover replay`'s.
+ * Adds `cutover reconcile` to the CLI. Failures print and `-H` parses as for every other command.
  */
-export function addReconcileCommand(program: Command, fail: (err: unknown) => never, header: (value: string, previous: Record<string, string>) => Record<string, string>): void {
+export function addReconcileCommand(program: Command): void {
   program
     .command('reconcile')
     .description('compare the collections behind routes on both backends; exit 1 while differences remain')
