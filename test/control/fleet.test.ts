@@ -5,8 +5,8 @@ import { until } from '../support/cli.ts'
 import { backendOf, routeOf, startReplica as startOn, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
 import { brokers, collect, topicsFor } from '../support/kafka.ts'
-import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
-import { withOrigins } from '../support/setup.ts'
+import { deadPort, type Origin } from '../support/origin.ts'
+import { openOrigin, withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -100,28 +100,24 @@ describe('state.shared: a guard trip on one replica', () => {
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': 2 })
       res.end('{}')
     }
-    const good = await startOrigin('legacy', (_req, res) => ok(res, 200))
+    const good = await openOrigin('legacy', (_req, res) => ok(res, 200))
     // every tenth answer is a 500: a 10 % error rate, over the guard's 2 %
-    const bad = await startOrigin('cloud', (_req, res) => ok(res, ++calls % 10 === 0 ? 500 : 200))
-    try {
-      const audit = await collect<{ action: string; route: string; replica?: string; after: { weight: number } }>(topics.audit)
-      const fleet = await Promise.all(['g1', 'g2', 'g3'].map((n) => startReplica(n, shared, { legacy: good, cloud: bad })))
-      for (const r of fleet) await whenReady(r)
-      const [g1, g2, g3] = fleet as [Replica, Replica, Replica]
-      // traffic through replica 2 only: only its guard sees the errors
-      for (let i = 0; i < 300 && (await routeOf(g2, 'g')).weight > 0; i++) await call(`${g2.dataUrl}/g/${i}`)
-      for (const r of fleet) await until(async () => (await routeOf(r, 'g')).weight === 0, 5000, `${r.name} rolled back`)
-      for (const r of [g1, g3]) for (let i = 0; i < 20; i++) expect(await backendOf(r, `/g/${i}`)).toBe('legacy')
-      await until(() => audit.messages.length >= 1, 5000, 'the audit record')
-      const trips = audit.messages.filter((m) => m.value.action.startsWith('guard-trip'))
-      expect(trips).toHaveLength(1)
-      expect(trips[0]?.value).toMatchObject({ route: 'g', replica: 'g2', after: { weight: 0 } })
-      const onG3 = ((await adminCall(g3.gw, '/audit')).json() as { action: string }[]).filter((a) => a.action.startsWith('guard-trip'))
-      expect(onG3).toHaveLength(1)
-      await audit.stop()
-    } finally {
-      await Promise.all([good.close(), bad.close()])
-    }
+    const bad = await openOrigin('cloud', (_req, res) => ok(res, ++calls % 10 === 0 ? 500 : 200))
+    const audit = await collect<{ action: string; route: string; replica?: string; after: { weight: number } }>(topics.audit)
+    const fleet = await Promise.all(['g1', 'g2', 'g3'].map((n) => startReplica(n, shared, { legacy: good, cloud: bad })))
+    for (const r of fleet) await whenReady(r)
+    const [g1, g2, g3] = fleet as [Replica, Replica, Replica]
+    // traffic through replica 2 only: only its guard sees the errors
+    for (let i = 0; i < 300 && (await routeOf(g2, 'g')).weight > 0; i++) await call(`${g2.dataUrl}/g/${i}`)
+    for (const r of fleet) await until(async () => (await routeOf(r, 'g')).weight === 0, 5000, `${r.name} rolled back`)
+    for (const r of [g1, g3]) for (let i = 0; i < 20; i++) expect(await backendOf(r, `/g/${i}`)).toBe('legacy')
+    await until(() => audit.messages.length >= 1, 5000, 'the audit record')
+    const trips = audit.messages.filter((m) => m.value.action.startsWith('guard-trip'))
+    expect(trips).toHaveLength(1)
+    expect(trips[0]?.value).toMatchObject({ route: 'g', replica: 'g2', after: { weight: 0 } })
+    const onG3 = ((await adminCall(g3.gw, '/audit')).json() as { action: string }[]).filter((a) => a.action.startsWith('guard-trip'))
+    expect(onG3).toHaveLength(1)
+    await audit.stop()
   }, 90_000)
 })
 
