@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
-import { routeOf, startReplica, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
+import { fleetKafka, routeOf, startReplica, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
-import { brokers, collect, topicsFor } from '../support/kafka.ts'
+import { collect, topicsFor } from '../support/kafka.ts'
 import type { ServerResponse } from 'node:http'
 import type { Origin } from '../support/origin.ts'
 import { openOrigin, withOrigins } from '../support/setup.ts'
@@ -62,7 +61,7 @@ describe('state.shared: ramp pause and resume are fleet-wide', () => {
   it('a pause on a replica that is not the leader stops the ramp everywhere; a resume on another one moves it again; a new leader keeps the pause', async () => {
     const topics = topicsFor('fleet-ramp')
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics),
       routes: [{ id: 'ramped', methods: ['GET' as const], path: '/ramped', weight: 0, mirror: 'off' as const, ramp: { steps: Array.from({ length: 20 }, (_, i) => (i + 1) * 5), intervalMs: INTERVAL_MS } }],
     }
     const audit = await collect<AuditEntry>(topics.audit)
@@ -116,7 +115,7 @@ describe('state.shared: a rollback on one replica holds the ramp everywhere', ()
   it('one control record sets the weight to 0 and pauses the ramp on every replica, audited once', async () => {
     const topics = topicsFor('fleet-ramp-rollback')
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics),
       routes: [{ id: 'ramped', methods: ['GET' as const], path: '/ramped', weight: 0, mirror: 'off' as const, ramp: { steps: Array.from({ length: 20 }, (_, i) => (i + 1) * 5), intervalMs: INTERVAL_MS } }],
     }
     const audit = await collect<AuditEntry & { after: { weight: number } }>(topics.audit)
@@ -145,7 +144,7 @@ describe('state.shared: a guard trip on one replica holds the ramp everywhere', 
   it('the trip sets the weight back and pauses the ramp on every replica in one change; the leader steps no more', async () => {
     const topics = topicsFor('fleet-ramp-guard')
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics),
       routes: [
         {
           id: 'ramped',

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto'
 import { get, type ServerResponse } from 'node:http'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
-import { backendOf, routeOf, startReplica as startOn, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
+import { backendOf, fleetKafka, routeOf, startReplica as startOn, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
-import { brokers, collect, topicsFor } from '../support/kafka.ts'
+import { collect, topicsFor } from '../support/kafka.ts'
 import { deadPort, type Origin } from '../support/origin.ts'
 import { openOrigin, withOrigins } from '../support/setup.ts'
 
@@ -19,7 +18,7 @@ beforeAll(async () => {
 
 describe('state.shared: three replicas, one control topic', () => {
   const shared = {
-    kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet') },
+    kafka: fleetKafka(topicsFor('fleet')),
     routes: [{ id: 'r', methods: ['GET' as const], path: '/r', weight: 0 }],
   }
   let replicas: Replica[] = []
@@ -92,7 +91,7 @@ describe('state.shared: a guard trip on one replica', () => {
   it('rolls the route back on all three, with one audit record', async () => {
     const topics = topicsFor('fleet-guard')
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics),
       routes: [{ id: 'g', methods: ['GET' as const], path: '/g/:id', weight: 50, mirror: 'off' as const, guard: { maxErrorRate: 0.02, windowMs: 10_000, minRequests: 50 } }],
     }
     let calls = 0
@@ -124,7 +123,7 @@ describe('state.shared: a guard trip on one replica', () => {
 describe('state.shared at start', () => {
   it('exits with a clear error when Kafka cannot be reached', async () => {
     const dead = `127.0.0.1:${await deadPort()}`
-    const r = await startReplica('x1', { kafka: { brokers: [dead], clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet-dead') }, routes: [] }, { legacy, cloud }, { CUTOVER_KAFKA_BROKERS: dead })
+    const r = await startReplica('x1', { kafka: fleetKafka(topicsFor('fleet-dead'), [dead]), routes: [] }, { legacy, cloud }, { CUTOVER_KAFKA_BROKERS: dead })
     expect(await r.run.exited).toBe(1)
     expect(r.run.output()).toContain(`cannot read the control topic`)
     expect(r.run.output()).toContain(dead)
@@ -134,7 +133,7 @@ describe('state.shared at start', () => {
 describe('state.shared with --workers', () => {
   it('a change on another replica reaches every worker of a clustered replica', async () => {
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet-workers') },
+      kafka: fleetKafka(topicsFor('fleet-workers')),
       routes: [{ id: 'r', methods: ['GET' as const], path: '/r', weight: 0 }],
     }
     const [plain, clustered] = await Promise.all([startReplica('c1', shared), startReplica('c2', shared, { legacy, cloud }, {}, ['--workers', '2'])])
