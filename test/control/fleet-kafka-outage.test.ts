@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type KafkaBroker } from '../../scripts/kafka-broker.ts'
 import type { ControlRecord } from '../../src/control/control-log.ts'
 import { until } from '../support/cli.ts'
-import { backendOf, readyz, routeOf, startReplica, stopReplicas, whenReady, type Replica } from '../support/fleet.ts'
+import { backendOf, fleetKafka, readyz, routeOf, startReplica, stopReplicas, whenReady, type Replica } from '../support/fleet.ts'
 import { admin as adminCall } from '../support/gateway.ts'
 import { readTopic, topicsFor } from '../support/kafka.ts'
 import type { Origin } from '../support/origin.ts'
@@ -28,7 +27,7 @@ afterAll(async () => {
 describe('state.shared with Kafka stopped', () => {
   it('keeps routing on the last state, answers admin writes with 503, and takes writes again once Kafka is back', async () => {
     const shared = {
-      kafka: { brokers: [broker.brokers], clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics, [broker.brokers]),
       routes: [{ id: 'r', methods: ['GET' as const], path: '/r', weight: 0 }],
     }
     const env = { CUTOVER_KAFKA_BROKERS: broker.brokers }

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
 import { metricValue } from '../support/faults.ts'
-import { startReplica, whenReady, type Replica } from '../support/fleet.ts'
+import { fleetKafka, startReplica, whenReady, type Replica } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
-import { brokers, topicsFor } from '../support/kafka.ts'
+import { topicsFor } from '../support/kafka.ts'
 import type { Origin } from '../support/origin.ts'
 import { withOrigins } from '../support/setup.ts'
 
@@ -48,7 +47,7 @@ async function newestDiff(r: Replica): Promise<Diff> {
 describe('state.shared: learned noise is shared by the fleet', () => {
   it('noise learned on replica 1 hides that field on replica 2, never a real difference; a clear on replica 2 clears it everywhere', async () => {
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet-noise') },
+      kafka: fleetKafka(topicsFor('fleet-noise')),
       routes: [{ id: 'items', methods: ['GET' as const], path: '/items/:id', weight: 0, mirror: 'all' as const }],
     }
     const [n1, n2] = (await Promise.all(['n1', 'n2'].map((n) => startReplica(n, shared, { legacy, cloud })))) as [Replica, Replica]

@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
-import { routeOf, startReplica, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
+import { fleetKafka, routeOf, startReplica, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
-import { brokers, collect, topicsFor } from '../support/kafka.ts'
+import { collect, topicsFor } from '../support/kafka.ts'
 import type { ServerResponse } from 'node:http'
-import { startOrigin, type Origin } from '../support/origin.ts'
-import { withOrigins } from '../support/setup.ts'
+import type { Origin } from '../support/origin.ts'
+import { openOrigin, withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -62,7 +61,7 @@ describe('state.shared: ramp pause and resume are fleet-wide', () => {
   it('a pause on a replica that is not the leader stops the ramp everywhere; a resume on another one moves it again; a new leader keeps the pause', async () => {
     const topics = topicsFor('fleet-ramp')
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics),
       routes: [{ id: 'ramped', methods: ['GET' as const], path: '/ramped', weight: 0, mirror: 'off' as const, ramp: { steps: Array.from({ length: 20 }, (_, i) => (i + 1) * 5), intervalMs: INTERVAL_MS } }],
     }
     const audit = await collect<AuditEntry>(topics.audit)
@@ -116,7 +115,7 @@ describe('state.shared: a rollback on one replica holds the ramp everywhere', ()
   it('one control record sets the weight to 0 and pauses the ramp on every replica, audited once', async () => {
     const topics = topicsFor('fleet-ramp-rollback')
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics),
       routes: [{ id: 'ramped', methods: ['GET' as const], path: '/ramped', weight: 0, mirror: 'off' as const, ramp: { steps: Array.from({ length: 20 }, (_, i) => (i + 1) * 5), intervalMs: INTERVAL_MS } }],
     }
     const audit = await collect<AuditEntry & { after: { weight: number } }>(topics.audit)
@@ -145,7 +144,7 @@ describe('state.shared: a guard trip on one replica holds the ramp everywhere', 
   it('the trip sets the weight back and pauses the ramp on every replica in one change; the leader steps no more', async () => {
     const topics = topicsFor('fleet-ramp-guard')
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics),
       routes: [
         {
           id: 'ramped',
@@ -163,42 +162,38 @@ describe('state.shared: a guard trip on one replica holds the ramp everywhere', 
       res.end('{}')
     }
     let calls = 0
-    const good = await startOrigin('legacy', (_req, res) => answer(res, 200))
+    const good = await openOrigin('legacy', (_req, res) => answer(res, 200))
     // every other answer is a 500
-    const bad = await startOrigin('cloud', (_req, res) => answer(res, ++calls % 2 === 0 ? 500 : 200))
-    try {
-      const audit = await collect<AuditEntry & { after: { weight: number } }>(topics.audit)
-      const fleet = await Promise.all(['t1', 't2'].map((n) => startReplica(n, shared, { legacy: good, cloud: bad })))
-      for (const r of fleet) await whenReady(r)
-      const leader = await leaderOf(fleet)
-      const other = fleet.find((r) => r !== leader) as Replica
-      // the first step needs no proof: 0 → 50
-      for (const r of fleet) await until(async () => (await view(r)).weight === 50, 10_000, `${r.name} at 50`)
-      // traffic through the replica that is not the leader: only its guard sees the errors
-      // (guards are checked every second: traffic goes on until the trip)
-      let i = 0
-      await until(
-        async () => {
-          await call(`${other.dataUrl}/ramped/${i++}`)
-          return (await view(other)).weight === 0
-        },
-        20_000,
-        'the guard on the other replica to trip',
-      )
-      const reason = (await view(other)).ramp.pausedReason ?? ''
-      expect(reason).toMatch(/^guard tripped: error-rate /)
-      const held = await heldEverywhere(fleet, reason)
-      expect(held.weight).toBe(0)
-      // two intervals and more: the leader's ramp does not take the first step again
-      const end = Date.now() + 2500
-      while (Date.now() < end) for (const r of fleet) expect(await view(r), r.name).toMatchObject({ weight: 0, version: held.version, ramp: { paused: true } })
-      await until(() => audit.messages.some((m) => m.value.action.startsWith('guard-trip')), 5000, 'the trip on the audit topic')
-      const trips = audit.messages.map((m) => m.value).filter((a) => a.action.startsWith('guard-trip'))
-      expect(trips).toHaveLength(1)
-      expect(trips[0]).toMatchObject({ replica: other.name, after: { weight: 0 }, ramp: { paused: true, reason } })
-      await audit.stop()
-    } finally {
-      await Promise.all([good.close(), bad.close()])
-    }
+    const bad = await openOrigin('cloud', (_req, res) => answer(res, ++calls % 2 === 0 ? 500 : 200))
+    const audit = await collect<AuditEntry & { after: { weight: number } }>(topics.audit)
+    const fleet = await Promise.all(['t1', 't2'].map((n) => startReplica(n, shared, { legacy: good, cloud: bad })))
+    for (const r of fleet) await whenReady(r)
+    const leader = await leaderOf(fleet)
+    const other = fleet.find((r) => r !== leader) as Replica
+    // the first step needs no proof: 0 → 50
+    for (const r of fleet) await until(async () => (await view(r)).weight === 50, 10_000, `${r.name} at 50`)
+    // traffic through the replica that is not the leader: only its guard sees the errors
+    // (guards are checked every second: traffic goes on until the trip)
+    let i = 0
+    await until(
+      async () => {
+        await call(`${other.dataUrl}/ramped/${i++}`)
+        return (await view(other)).weight === 0
+      },
+      20_000,
+      'the guard on the other replica to trip',
+    )
+    const reason = (await view(other)).ramp.pausedReason ?? ''
+    expect(reason).toMatch(/^guard tripped: error-rate /)
+    const held = await heldEverywhere(fleet, reason)
+    expect(held.weight).toBe(0)
+    // two intervals and more: the leader's ramp does not take the first step again
+    const end = Date.now() + 2500
+    while (Date.now() < end) for (const r of fleet) expect(await view(r), r.name).toMatchObject({ weight: 0, version: held.version, ramp: { paused: true } })
+    await until(() => audit.messages.some((m) => m.value.action.startsWith('guard-trip')), 5000, 'the trip on the audit topic')
+    const trips = audit.messages.map((m) => m.value).filter((a) => a.action.startsWith('guard-trip'))
+    expect(trips).toHaveLength(1)
+    expect(trips[0]).toMatchObject({ replica: other.name, after: { weight: 0 }, ramp: { paused: true, reason } })
+    await audit.stop()
   }, 120_000)
 })

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { readinessReportSchema } from '../../src/readiness/report-schema.ts'
 import type { ReadinessReport } from '../../src/readiness/readiness-service.ts'
 import { until } from '../support/cli.ts'
-import { startReplica, whenReady, type Replica } from '../support/fleet.ts'
+import { fleetKafka, startReplica, whenReady, type Replica } from '../support/fleet.ts'
 import { call } from '../support/gateway.ts'
-import { brokers, topicsFor } from '../support/kafka.ts'
+import { topicsFor } from '../support/kafka.ts'
 import type { Origin } from '../support/origin.ts'
 import { readiness, readinessOrigins, routeOf } from '../support/readiness-origins.ts'
 
@@ -23,7 +22,7 @@ async function send(r: Replica, prefix: string, n: number): Promise<void> {
 describe('state.shared: GET /readiness adds up the fleet', () => {
   it("every replica's report counts the traffic of both, and its verdict is the fleet's; a replica that stops drops out", async () => {
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet-readiness') },
+      kafka: fleetKafka(topicsFor('fleet-readiness')),
       routes: [
         { id: 'clean', methods: ['GET' as const], path: '/clean/:id', mirror: 'all' as const, readiness: { minRequests: 15 } },
         { id: 'mm', methods: ['GET' as const], path: '/mm/:id', mirror: 'all' as const, readiness: { minRequests: 15 } },

@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto'
 import { get, type ServerResponse } from 'node:http'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { until } from '../support/cli.ts'
-import { backendOf, routeOf, startReplica as startOn, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
+import { backendOf, fleetKafka, routeOf, startReplica as startOn, whenReady, type Replica, type RouteView } from '../support/fleet.ts'
 import { admin as adminCall, call } from '../support/gateway.ts'
-import { brokers, collect, topicsFor } from '../support/kafka.ts'
-import { deadPort, startOrigin, type Origin } from '../support/origin.ts'
-import { withOrigins } from '../support/setup.ts'
+import { collect, topicsFor } from '../support/kafka.ts'
+import { deadPort, type Origin } from '../support/origin.ts'
+import { openOrigin, withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -19,7 +18,7 @@ beforeAll(async () => {
 
 describe('state.shared: three replicas, one control topic', () => {
   const shared = {
-    kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet') },
+    kafka: fleetKafka(topicsFor('fleet')),
     routes: [{ id: 'r', methods: ['GET' as const], path: '/r', weight: 0 }],
   }
   let replicas: Replica[] = []
@@ -92,7 +91,7 @@ describe('state.shared: a guard trip on one replica', () => {
   it('rolls the route back on all three, with one audit record', async () => {
     const topics = topicsFor('fleet-guard')
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics },
+      kafka: fleetKafka(topics),
       routes: [{ id: 'g', methods: ['GET' as const], path: '/g/:id', weight: 50, mirror: 'off' as const, guard: { maxErrorRate: 0.02, windowMs: 10_000, minRequests: 50 } }],
     }
     let calls = 0
@@ -100,35 +99,31 @@ describe('state.shared: a guard trip on one replica', () => {
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': 2 })
       res.end('{}')
     }
-    const good = await startOrigin('legacy', (_req, res) => ok(res, 200))
+    const good = await openOrigin('legacy', (_req, res) => ok(res, 200))
     // every tenth answer is a 500: a 10 % error rate, over the guard's 2 %
-    const bad = await startOrigin('cloud', (_req, res) => ok(res, ++calls % 10 === 0 ? 500 : 200))
-    try {
-      const audit = await collect<{ action: string; route: string; replica?: string; after: { weight: number } }>(topics.audit)
-      const fleet = await Promise.all(['g1', 'g2', 'g3'].map((n) => startReplica(n, shared, { legacy: good, cloud: bad })))
-      for (const r of fleet) await whenReady(r)
-      const [g1, g2, g3] = fleet as [Replica, Replica, Replica]
-      // traffic through replica 2 only: only its guard sees the errors
-      for (let i = 0; i < 300 && (await routeOf(g2, 'g')).weight > 0; i++) await call(`${g2.dataUrl}/g/${i}`)
-      for (const r of fleet) await until(async () => (await routeOf(r, 'g')).weight === 0, 5000, `${r.name} rolled back`)
-      for (const r of [g1, g3]) for (let i = 0; i < 20; i++) expect(await backendOf(r, `/g/${i}`)).toBe('legacy')
-      await until(() => audit.messages.length >= 1, 5000, 'the audit record')
-      const trips = audit.messages.filter((m) => m.value.action.startsWith('guard-trip'))
-      expect(trips).toHaveLength(1)
-      expect(trips[0]?.value).toMatchObject({ route: 'g', replica: 'g2', after: { weight: 0 } })
-      const onG3 = ((await adminCall(g3.gw, '/audit')).json() as { action: string }[]).filter((a) => a.action.startsWith('guard-trip'))
-      expect(onG3).toHaveLength(1)
-      await audit.stop()
-    } finally {
-      await Promise.all([good.close(), bad.close()])
-    }
+    const bad = await openOrigin('cloud', (_req, res) => ok(res, ++calls % 10 === 0 ? 500 : 200))
+    const audit = await collect<{ action: string; route: string; replica?: string; after: { weight: number } }>(topics.audit)
+    const fleet = await Promise.all(['g1', 'g2', 'g3'].map((n) => startReplica(n, shared, { legacy: good, cloud: bad })))
+    for (const r of fleet) await whenReady(r)
+    const [g1, g2, g3] = fleet as [Replica, Replica, Replica]
+    // traffic through replica 2 only: only its guard sees the errors
+    for (let i = 0; i < 300 && (await routeOf(g2, 'g')).weight > 0; i++) await call(`${g2.dataUrl}/g/${i}`)
+    for (const r of fleet) await until(async () => (await routeOf(r, 'g')).weight === 0, 5000, `${r.name} rolled back`)
+    for (const r of [g1, g3]) for (let i = 0; i < 20; i++) expect(await backendOf(r, `/g/${i}`)).toBe('legacy')
+    await until(() => audit.messages.length >= 1, 5000, 'the audit record')
+    const trips = audit.messages.filter((m) => m.value.action.startsWith('guard-trip'))
+    expect(trips).toHaveLength(1)
+    expect(trips[0]?.value).toMatchObject({ route: 'g', replica: 'g2', after: { weight: 0 } })
+    const onG3 = ((await adminCall(g3.gw, '/audit')).json() as { action: string }[]).filter((a) => a.action.startsWith('guard-trip'))
+    expect(onG3).toHaveLength(1)
+    await audit.stop()
   }, 90_000)
 })
 
 describe('state.shared at start', () => {
   it('exits with a clear error when Kafka cannot be reached', async () => {
     const dead = `127.0.0.1:${await deadPort()}`
-    const r = await startReplica('x1', { kafka: { brokers: [dead], clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet-dead') }, routes: [] }, { legacy, cloud }, { CUTOVER_KAFKA_BROKERS: dead })
+    const r = await startReplica('x1', { kafka: fleetKafka(topicsFor('fleet-dead'), [dead]), routes: [] }, { legacy, cloud }, { CUTOVER_KAFKA_BROKERS: dead })
     expect(await r.run.exited).toBe(1)
     expect(r.run.output()).toContain(`cannot read the control topic`)
     expect(r.run.output()).toContain(dead)
@@ -138,7 +133,7 @@ describe('state.shared at start', () => {
 describe('state.shared with --workers', () => {
   it('a change on another replica reaches every worker of a clustered replica', async () => {
     const shared = {
-      kafka: { brokers: brokers(), clientId: `fleet-${randomUUID().slice(0, 8)}`, topics: topicsFor('fleet-workers') },
+      kafka: fleetKafka(topicsFor('fleet-workers')),
       routes: [{ id: 'r', methods: ['GET' as const], path: '/r', weight: 0 }],
     }
     const [plain, clustered] = await Promise.all([startReplica('c1', shared), startReplica('c2', shared, { legacy, cloud }, {}, ['--workers', '2'])])

@@ -9,7 +9,7 @@ import { startGateway, type Gateway } from '../../src/gateway.ts'
 import { runCli } from '../support/cli.ts'
 import { admin, tempDir, TOKEN } from '../support/gateway.ts'
 import type { Origin } from '../support/origin.ts'
-import { withOrigins } from '../support/setup.ts'
+import { ADMIN_URL, loggedUrl, withOrigins } from '../support/setup.ts'
 
 let legacy: Origin
 let cloud: Origin
@@ -112,7 +112,7 @@ describe('the state file', () => {
     try {
       await run.waitFor('cutover listening')
       expect(run.output()).toContain('--reset-state: deleted')
-      const adminUrl = /"admin":"(http:\/\/[^"]+)"/.exec(run.output())?.[1] as string
+      const adminUrl = loggedUrl(run, ADMIN_URL)
       const res = await fetch(`${adminUrl}/routes/posts`, { headers: { authorization: `Bearer ${TOKEN}` } })
       expect(await res.json()).toMatchObject({ weight: 10, sources: { weight: 'config' } })
       expect(existsSync(join(dir, '.cutover', 'state.json'))).toBe(false)

@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { ROOT } from '../support/cli.ts'
 import { brokers } from '../support/kafka.ts'
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /** Runs a script in a fresh Node (the one running the tests) and returns what it printed on stderr. */
 function stderrOf(script: string): Promise<{ code: number | null; stderr: string }> {

@@ -4,8 +4,8 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { ROOT } from './cli.ts'
 
 /** Debian's chromium package (`.ci/run` installs it); never a downloaded browser build. */
-export const CHROMIUM = '/usr/bin/chromium'
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 /** Screenshots land here: .cache/ is ignored by git. */
 export const SCREENSHOTS = join(ROOT, '.cache', 'screenshots')
 

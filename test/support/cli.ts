@@ -16,7 +16,12 @@ export interface CliRun {
 
 /** Runs `cutover <args>` from source as its own process. */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
+  return runScript('src/cli.ts', args, env)
+}
+
+/** Runs a TypeScript entry point of the repository (`script`, from its root) as its own process. */
+export function runScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

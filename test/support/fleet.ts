@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import type { CutoverConfigInput } from '../../src/config/schema.ts'
 import type { Gateway } from '../../src/gateway.ts'
 import type { CliRun } from './cli.ts'
 import { ADMIN_URL, startCliGateway, whenCliReady, whenLogged } from './setup.ts'
 import { admin as adminCall, call, tempDir, testConfig, TOKEN } from './gateway.ts'
+import { brokers, type topicsFor } from './kafka.ts'
 import type { Origin } from './origin.ts'
 
 /** Gateway processes started by the fleet tests (the teardown stops them after the test or file). */
@@ -15,6 +17,11 @@ export async function stopReplicas(): Promise<void> {
     run.child.kill('SIGTERM')
     await run.exited
   }
+}
+
+/** The `kafka` block a fleet shares: `topics` on the test broker (or `brokerList`), a client id of its own. */
+export function fleetKafka(topics: ReturnType<typeof topicsFor>, brokerList: string[] = brokers()): { brokers: string[]; clientId: string; topics: ReturnType<typeof topicsFor> } {
+  return { brokers: brokerList, clientId: `fleet-${randomUUID().slice(0, 8)}`, topics }
 }
 
 export interface Replica {

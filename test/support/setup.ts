@@ -127,7 +127,7 @@ export async function startCliGateway(config: CutoverConfigInput, options: CliOp
 
 /** One process logs both in `cutover listening`; a cluster's primary the admin API, its workers the data URL. */
 export const ADMIN_URL = /"admin":"(https?:\/\/[^"]+)"/
-export const DATA_URL = /"(?:data|url)":"(https?:\/\/[^"]+)"/
+const DATA_URL = /"(?:data|url)":"(https?:\/\/[^"]+)"/
 
 /** The address `run` logged (ADMIN_URL or DATA_URL); throws with its output if it has not yet. */
 export function loggedUrl(run: CliRun, pattern: RegExp): string {
