@@ -7,11 +7,10 @@ import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.ts'
 import { fail, header, wholeNumber } from './cli-options.ts'
 import { CutoverError } from './errors.ts'
 import { addReconcileCommand } from './reconcile/reconcile-command.ts'
-import { checkAdminExposure, checkListenerTls, startGateway } from './gateway.ts'
+import { checkStartup, startGateway } from './gateway.ts'
 import { createLogger } from './log.ts'
 import { quietKafkaTimerWarning } from './process-warnings.ts'
 import { runPrimary, runWorker } from './cluster.ts'
-import { checkKafkaSecurity } from './publish/kafka-client.ts'
 import { replay } from './publish/replay.ts'
 import { runReport } from './readiness/report-command.ts'
 import { parseReplayTime } from './publish/replay-window.ts'
@@ -66,9 +65,7 @@ program
   .action(async (opts: { config: string }) => {
     try {
       const config = await loadConfig(opts.config)
-      checkAdminExposure(config)
-      checkListenerTls(config)
-      checkKafkaSecurity(config.kafka)
+      checkStartup(config)
       process.stdout.write(`${opts.config}: ok (${Object.keys(config.backends).length} backends, ${config.routes.length} routes)\n`)
     } catch (err) {
       fail(err)

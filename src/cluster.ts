@@ -6,7 +6,7 @@ import { AuditLog } from './control/audit.ts'
 import { createAdminApi } from './control/admin-api.ts'
 import type { RouteState } from './control/route-state.ts'
 import { applyState, RouteStateStore } from './control/route-state-store.ts'
-import { adminOptionsBase, breakerStates, buildDataPlane, checkAdminExposure, checkListenerTls, SHUTDOWN_MARGIN_MS, urlOf, warnOpenAdmin, type DataPlaneHandle } from './gateway.ts'
+import { adminOptionsBase, breakerStates, buildDataPlane, checkStartup, SHUTDOWN_MARGIN_MS, urlOf, warnOpenAdmin, type DataPlaneHandle } from './gateway.ts'
 import { mergeDiffs, mergeSummaries, type DiffFilter, type DiffSummary } from './compare/diff-log.ts'
 import { mergeNoise, type NoiseSnapshot } from './compare/noise-learner.ts'
 import { AUDIT_SCHEMA, type DiffEvent } from './publish/events.ts'
@@ -62,9 +62,8 @@ const QUERY_TIMEOUT_MS = 1000
 const WORKER_INDEX_ENV = 'CUTOVER_WORKER_INDEX'
 
 export async function runPrimary(config: CutoverConfig, workers: number, log: Logger, options: { resetState?: boolean } = {}): Promise<void> {
-  checkAdminExposure(config)
-  // here, once: a worker failing on its files would be restarted forever
-  checkListenerTls(config)
+  // here, once: a worker failing on it would be restarted forever
+  checkStartup(config)
   warnOpenAdmin(config, log)
   const audit = new AuditLog(log)
   const store = await RouteStateStore.open(config, audit, log, { reset: options.resetState ?? false })

@@ -81,6 +81,17 @@ export function checkListenerTls(config: CutoverConfig): void {
   if (config.listen.tls !== undefined) loadListenerCredentials(config.listen.tls)
 }
 
+/**
+ * What has to hold before anything listens, checked the same way by `cutover check`, a
+ * single-process start and the `--workers` primary (a worker failing on it would be restarted
+ * forever): the admin API's exposure, the listener's TLS files, the Kafka secrets.
+ */
+export function checkStartup(config: CutoverConfig): void {
+  checkAdminExposure(config)
+  checkListenerTls(config)
+  checkKafkaSecurity(config.kafka)
+}
+
 /** A loopback admin API may run without a token, but never silently: anyone on the host can change weights. */
 export function warnOpenAdmin(config: CutoverConfig, log: Logger): void {
   if (config.admin.token !== undefined) return
@@ -255,9 +266,7 @@ export function adminOptionsBase(config: CutoverConfig): Pick<AdminApiOptions, '
 
 /** Runs the whole gateway (data plane and admin API) in this process. */
 export async function startGateway(config: CutoverConfig, options: GatewayOptions = {}): Promise<Gateway> {
-  checkAdminExposure(config)
-  checkListenerTls(config)
-  checkKafkaSecurity(config.kafka)
+  checkStartup(config)
   const log = options.log ?? createLogger()
   warnOpenAdmin(config, log)
   const registry = new Registry()
