@@ -119,7 +119,7 @@ export function copyRequestHeaders(raw: readonly string[], out: string[], facts:
 }
 
 /** Removes hop-by-hop headers from an upstream answer, in place. */
-export function stripResponseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+export function stripResponseHeaders(headers: IncomingHttpHeaders): void {
   const connection = headers.connection
   if (typeof connection === 'string') {
     const extra = connectionTokens(connection)
@@ -128,5 +128,4 @@ export function stripResponseHeaders(headers: IncomingHttpHeaders): IncomingHttp
   for (const name of RESPONSE_SKIP) {
     if (headers[name] !== undefined) delete headers[name]
   }
-  return headers
 }
