@@ -167,7 +167,7 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) => {
     reply.hijack()
     // methods outside HTTP_METHODS (CONNECT, TRACE, WebDAV…) and odd request targets land here
-    sendGatewayError(reply.raw, 'CUTOVER_BAD_REQUEST', typeof request.headers['x-request-id'] === 'string' ? request.headers['x-request-id'] : undefined)
+    sendGatewayError(reply.raw, 'CUTOVER_BAD_REQUEST', requestIdOf(request.raw))
   })
 
   app.setErrorHandler((err, _request, reply) => {
