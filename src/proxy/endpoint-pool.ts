@@ -1,15 +1,11 @@
 import { DecoratorHandler, Dispatcher, type Pool } from 'undici'
 import type { Endpoint, EndpointHealth } from './endpoint-health.ts'
+import { errorCode } from './upstream-error.ts'
 
 /** The connection never carried the request: nothing was written, so any method may go elsewhere. */
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
 /** The connection was lost before any response byte (whether the request was written or not). */
 const RESET_FAILURES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
-
-function errorCode(err: Error): string {
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' ? code : ''
-}
 
 /**
  * A backend with several endpoints: one undici Pool per endpoint, a healthy one picked round-robin
@@ -145,7 +141,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
     if (!this.#settled) {
-      const code = errorCode(err)
+      const code = errorCode(err) ?? ''
       const failed = CONNECT_FAILURES.has(code) || RESET_FAILURES.has(code)
       this.#settle(failed ? 'failed' : 'error')
       // never written (no onRequestStart): resending cannot apply a write twice, for any method
