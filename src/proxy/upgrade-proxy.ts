@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { Counter, Gauge } from 'prom-client'
 import { errorBody, ERRORS, type ErrorCode } from '../errors.ts'
 import { normalisePath } from '../routing/normalise-path.ts'
 import { chooseCloud, stickyKey, upstreamPath, type RouteTable } from '../routing/route-table.ts'
-import { copyRequestHeaders, emptyHeaderFacts } from './headers.ts'
+import { appendForwardedHeaders, copyRequestHeaders, emptyHeaderFacts } from './headers.ts'
 import type { Upstream } from './upstreams.ts'
 import { closeFrame, FrameBoundaries } from './websocket-frames.ts'
 
@@ -95,11 +94,7 @@ export class UpgradeProxy {
       route = 'fallback'
     } else return refuse(socket, 'CUTOVER_NO_ROUTE', requestId)
 
-    const remote = req.socket.remoteAddress ?? ''
-    const proto = (opts.trustProxy ? facts.forwardedProto : undefined) ?? ((req.socket as TLSSocket).encrypted === true ? 'https' : 'http')
-    headers.push('x-request-id', requestId, 'x-forwarded-for', facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`, 'x-forwarded-proto', proto)
-    const forwardedHost = (opts.trustProxy ? facts.forwardedHost : undefined) ?? facts.host
-    if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
+    appendForwardedHeaders(headers, facts, req.socket, requestId, opts.trustProxy)
 
     // the client may hang up while the backend is still answering
     let gone = false
