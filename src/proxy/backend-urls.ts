@@ -1,5 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 
+/** The headers whose whole value is one URL. */
+const URL_HEADERS = ['location', 'content-location'] as const
+
 /**
  * Rewrites a backend's own address in the response headers that carry URLs back to the address
  * the client used, as nginx's `proxy_redirect default` and `proxy_cookie_domain` do: a backend
@@ -54,7 +57,7 @@ export class BackendUrls {
    */
   rewrite(headers: IncomingHttpHeaders, client: string, clientHostname: string): boolean {
     let changed = false
-    for (const name of ['location', 'content-location'] as const) {
+    for (const name of URL_HEADERS) {
       const v = headers[name]
       if (typeof v !== 'string') continue
       const next = this.rewriteUrl(v, client)

@@ -267,10 +267,13 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
       this.#hold(controller, chunk)
       return
     }
-    if (!this.#res.write(chunk) && controller !== null) {
-      controller.pause()
-      this.#res.once('drain', () => controller.resume())
-    }
+    if (!this.#res.write(chunk) && controller !== null) this.#pauseUntilDrain(controller)
+  }
+
+  /** Backpressure: the backend waits until the client has taken what was written. */
+  #pauseUntilDrain(controller: Dispatcher.DispatchController): void {
+    controller.pause()
+    this.#res.once('drain', ClientExchange.#onResponseDrain)
   }
 
   #hold(controller: Dispatcher.DispatchController | null, chunk: Buffer): void {
@@ -279,10 +282,7 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
     held.bytes += chunk.length
     if (held.bytes <= HOLD_ANSWER_BYTES) return
     this.#writeHeld(held, 1)
-    if (this.#res.writableNeedDrain && controller !== null) {
-      controller.pause()
-      this.#res.once('drain', () => controller.resume())
-    }
+    if (this.#res.writableNeedDrain && controller !== null) this.#pauseUntilDrain(controller)
   }
 
   /** Sends the held head and all but `keep` held chunks. */
@@ -410,6 +410,12 @@ export class ClientExchange implements Dispatcher.DispatchHandler {
 
   static #onTimer(exchange: ClientExchange): void {
     exchange.#deadline()
+  }
+
+  /** undici hands every callback of one dispatch the same controller as onRequestStart. */
+  static #onResponseDrain(this: ExchangeResponse): void {
+    const exchange = this[kExchange]
+    if (exchange !== undefined) exchange.#controller?.resume()
   }
 
   static #onResponseClose(this: ExchangeResponse): void {

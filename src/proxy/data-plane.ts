@@ -102,14 +102,18 @@ function putInFront(server: Server, proxy: (req: IncomingMessage, res: ServerRes
  */
 export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
   const { forwarder, draining, log } = opts
-  const proxy = (req: IncomingMessage, res: ServerResponse): void => {
+  // both ways in (direct, and fastify's catch-all route) end here
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     if (draining.value) {
       sendGatewayError(res, 'CUTOVER_DRAINING', requestIdOf(req), undefined, true)
       return
     }
+    if (isHttp2(req)) asHttp1Request(req)
+    forwarder.handle(req, res)
+  }
+  const proxy = (req: IncomingMessage, res: ServerResponse): void => {
     try {
-      if (isHttp2(req)) asHttp1Request(req)
-      forwarder.handle(req, res)
+      serve(req, res)
     } catch (err) {
       // what fastify's error handler does for its route: logged, and a 500 when nothing went out yet
       log.error({ err }, 'data plane error')
@@ -155,19 +159,14 @@ export function createDataPlane(opts: DataPlaneOptions): FastifyInstance {
     url: '/*',
     handler(request, reply) {
       reply.hijack()
-      if (draining.value) {
-        sendGatewayError(reply.raw, 'CUTOVER_DRAINING', requestIdOf(request.raw), undefined, true)
-        return
-      }
-      if (isHttp2(request.raw)) asHttp1Request(request.raw)
-      forwarder.handle(request.raw, reply.raw)
+      serve(request.raw, reply.raw)
     },
   })
 
   app.setNotFoundHandler((request, reply) => {
     reply.hijack()
     // methods outside HTTP_METHODS (CONNECT, TRACE, WebDAV…) and odd request targets land here
-    sendGatewayError(reply.raw, 'CUTOVER_BAD_REQUEST', typeof request.headers['x-request-id'] === 'string' ? request.headers['x-request-id'] : undefined)
+    sendGatewayError(reply.raw, 'CUTOVER_BAD_REQUEST', requestIdOf(request.raw))
   })
 
   app.setErrorHandler((err, _request, reply) => {

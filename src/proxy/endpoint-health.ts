@@ -80,7 +80,8 @@ export class EndpointHealth {
   readonly endpoints: readonly Endpoint[]
   readonly #options: HealthOptions
   readonly #now: () => number
-  readonly #requests: Counter<'backend' | 'endpoint' | 'outcome'> | null
+  /** cutover_endpoint_requests_total children, by endpoint index then outcome: bound once, not per attempt */
+  readonly #requests: readonly Readonly<Record<AttemptOutcome, Counter.Internal>>[] | null
   readonly #healthy: Gauge<'backend' | 'endpoint'> | null
 
   constructor(backend: string, origins: readonly string[], options: HealthOptions, registry: Registry | null, now: () => number = Date.now) {
@@ -89,12 +90,17 @@ export class EndpointHealth {
     this.#options = options
     this.#now = now
     const metrics = registry === null ? null : endpointMetrics(registry)
-    this.#requests = metrics?.requests ?? null
     this.#healthy = metrics?.healthy ?? null
-    for (const e of this.endpoints) {
-      this.#healthy?.labels(backend, e.origin).set(1)
-      for (const outcome of ['response', 'failed', 'error'] as const) this.#requests?.labels(backend, e.origin, outcome)
-    }
+    for (const e of this.endpoints) this.#healthy?.labels(backend, e.origin).set(1)
+    const requests = metrics?.requests ?? null
+    this.#requests =
+      requests === null
+        ? null
+        : this.endpoints.map((e) => ({
+            response: requests.labels(backend, e.origin, 'response'),
+            failed: requests.labels(backend, e.origin, 'failed'),
+            error: requests.labels(backend, e.origin, 'error'),
+          }))
   }
 
   /**
@@ -110,7 +116,7 @@ export class EndpointHealth {
 
   /** Settles one attempt; `probe` is what admit() claimed for it. */
   settle(e: Endpoint, outcome: AttemptOutcome, probe: boolean): void {
-    this.#requests?.labels(this.backend, e.origin, outcome).inc()
+    this.#requests?.[e.index]?.[outcome].inc()
     if (probe) e.probing = false
     if (outcome === 'response') {
       e.failures = 0

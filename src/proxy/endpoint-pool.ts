@@ -1,15 +1,11 @@
 import { DecoratorHandler, Dispatcher, type Pool } from 'undici'
 import type { Endpoint, EndpointHealth } from './endpoint-health.ts'
+import { errorCode } from './upstream-error.ts'
 
 /** The connection never carried the request: nothing was written, so any method may go elsewhere. */
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
 /** The connection was lost before any response byte (whether the request was written or not). */
 const RESET_FAILURES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
-
-function errorCode(err: Error): string {
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' ? code : ''
-}
 
 /**
  * A backend with several endpoints: one undici Pool per endpoint, a healthy one picked round-robin
@@ -38,13 +34,13 @@ export class EndpointPool extends Dispatcher {
    * endpoint is ejected, the next untried one anyway (sending to a maybe-dead endpoint beats
    * failing without trying). null once every endpoint was tried.
    */
-  pick(tried: ReadonlySet<Endpoint>): { endpoint: Endpoint; probe: boolean } | null {
+  pick(tried: ReadonlySet<Endpoint> | null): { endpoint: Endpoint; probe: boolean } | null {
     const all = this.#health.endpoints
     let fallback: Endpoint | null = null
     for (let i = 0; i < all.length; i++) {
       this.#next = (this.#next + 1) % all.length
       const e = all[this.#next] as Endpoint
-      if (tried.has(e)) continue
+      if (tried !== null && tried.has(e)) continue
       const wasHealthy = e.healthy
       if (this.#health.admit(e)) return { endpoint: e, probe: !wasHealthy }
       fallback ??= e
@@ -90,7 +86,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   readonly #pool: EndpointPool
   readonly #opts: Dispatcher.DispatchOptions
   readonly #handler: Dispatcher.DispatchHandler
-  readonly #tried = new Set<Endpoint>()
+  /** the endpoints tried before the current one: null until a first resend (most requests never need it) */
+  #tried: Set<Endpoint> | null = null
   #endpoint: Endpoint | null = null
   #probe = false
   /** the request reached a connection (onRequestStart): from here on it is not resent */
@@ -105,9 +102,9 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   /** Sends to the next endpoint untried: what its Pool's dispatch said, null when none is left. */
   send(): boolean | null {
+    if (this.#endpoint !== null) (this.#tried ??= new Set()).add(this.#endpoint)
     const next = this.#pool.pick(this.#tried)
     if (next === null) return null
-    this.#tried.add(next.endpoint)
     this.#endpoint = next.endpoint
     this.#probe = next.probe
     this.#settled = false
@@ -145,7 +142,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
     if (!this.#settled) {
-      const code = errorCode(err)
+      const code = errorCode(err) ?? ''
       const failed = CONNECT_FAILURES.has(code) || RESET_FAILURES.has(code)
       this.#settle(failed ? 'failed' : 'error')
       // never written (no onRequestStart): resending cannot apply a write twice, for any method

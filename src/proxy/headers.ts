@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) are meaningful for one connection only and must not be
@@ -118,8 +120,23 @@ export function copyRequestHeaders(raw: readonly string[], out: string[], facts:
   }
 }
 
+/**
+ * Appends the headers the gateway adds to every forwarded request (x-request-id, X-Forwarded-*)
+ * and returns `proto://host` the client reached the gateway at, or null without a Host.
+ * `trustProxy` keeps a load balancer's X-Forwarded-Proto/Host.
+ */
+export function appendForwardedHeaders(headers: string[], facts: ClientHeaderFacts, socket: Socket, requestId: string, trustProxy: boolean): string | null {
+  const remote = socket.remoteAddress ?? ''
+  const proto = (trustProxy ? facts.forwardedProto : undefined) ?? ((socket as TLSSocket).encrypted === true ? 'https' : 'http')
+  headers.push('x-request-id', requestId, 'x-forwarded-for', facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`, 'x-forwarded-proto', proto)
+  const host = (trustProxy ? facts.forwardedHost : undefined) ?? facts.host
+  if (host === undefined) return null
+  headers.push('x-forwarded-host', host)
+  return `${proto}://${host}`
+}
+
 /** Removes hop-by-hop headers from an upstream answer, in place. */
-export function stripResponseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+export function stripResponseHeaders(headers: IncomingHttpHeaders): void {
   const connection = headers.connection
   if (typeof connection === 'string') {
     const extra = connectionTokens(connection)
@@ -128,5 +145,4 @@ export function stripResponseHeaders(headers: IncomingHttpHeaders): IncomingHttp
   for (const name of RESPONSE_SKIP) {
     if (headers[name] !== undefined) delete headers[name]
   }
-  return headers
 }

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import { ServerResponse, type IncomingMessage } from 'node:http'
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { Counter, Gauge } from 'prom-client'
 import { errorBody, ERRORS, type ErrorCode } from '../errors.ts'
 import { normalisePath } from '../routing/normalise-path.ts'
 import { chooseCloud, stickyKey, upstreamPath, type RouteTable } from '../routing/route-table.ts'
-import { copyRequestHeaders, emptyHeaderFacts } from './headers.ts'
+import { RETRY_AFTER_SECONDS } from './errors-reply.ts'
+import { appendForwardedHeaders, copyRequestHeaders, emptyHeaderFacts } from './headers.ts'
 import type { Upstream } from './upstreams.ts'
 import { closeFrame, FrameBoundaries } from './websocket-frames.ts'
 
@@ -95,11 +95,7 @@ export class UpgradeProxy {
       route = 'fallback'
     } else return refuse(socket, 'CUTOVER_NO_ROUTE', requestId)
 
-    const remote = req.socket.remoteAddress ?? ''
-    const proto = (opts.trustProxy ? facts.forwardedProto : undefined) ?? ((req.socket as TLSSocket).encrypted === true ? 'https' : 'http')
-    headers.push('x-request-id', requestId, 'x-forwarded-for', facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`, 'x-forwarded-proto', proto)
-    const forwardedHost = (opts.trustProxy ? facts.forwardedHost : undefined) ?? facts.host
-    if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
+    appendForwardedHeaders(headers, facts, req.socket, requestId, opts.trustProxy)
 
     // the client may hang up while the backend is still answering
     let gone = false
@@ -203,10 +199,10 @@ function refuse(socket: Duplex, code: ErrorCode, requestId: string, backend?: st
   const body = errorBody(code)
   const { status } = ERRORS[code]
   socket.end(
-    `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : status === 404 ? 'Not Found' : status === 400 ? 'Bad Request' : 'Bad Gateway'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nx-request-id: ${requestId}\r\n` +
       (backend === undefined ? '' : `x-cutover-backend: ${backend}\r\n`) +
-      (status === 503 ? 'retry-after: 5\r\n' : '') +
+      (status === 503 ? `retry-after: ${RETRY_AFTER_SECONDS}\r\n` : '') +
       'connection: close\r\n\r\n' +
       body,
   )

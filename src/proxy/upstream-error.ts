@@ -50,7 +50,8 @@ export function upstreamErrorReason(err: unknown): UpstreamErrorReason {
   return 'invalid'
 }
 
-function errorCode(err: unknown): string | undefined {
+/** A transport error's `code` (a CutoverError's own code), or undefined when it has none. */
+export function errorCode(err: unknown): string | undefined {
   if (err instanceof CutoverError) return err.code
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined

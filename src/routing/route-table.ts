@@ -131,9 +131,12 @@ export function chooseCloud(route: CompiledRoute, key: string | undefined): bool
   return bucket < weight * 100
 }
 
-/** The path to send to `backend`: the route's rewrite template if it has one, else the request path. */
-export function upstreamPath(route: CompiledRoute, path: string, backend: string): string {
+/**
+ * The path to send to `backend`: the route's rewrite template if it has one, else the request
+ * path. `match`: the path's captures when the caller already took them (no second regex run).
+ */
+export function upstreamPath(route: CompiledRoute, path: string, backend: string, match?: RegExpExecArray): string {
   if (route.rewrite.size === 0) return path
   const template = route.rewrite.get(backend)
-  return template === undefined ? path : fillPathTemplate(template, pathMatch(route, path))
+  return template === undefined ? path : fillPathTemplate(template, match ?? pathMatch(route, path))
 }

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
-import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { CutoverConfig } from '../../config/schema.ts'
 import type { BackendBreaker } from '../../resilience/breaker.ts'
@@ -9,27 +7,12 @@ import { upstreamPath } from '../../routing/route-table.ts'
 import { compileRequestTransforms, type RequestTransform } from '../../transform/request-transform.ts'
 import { compileTransforms, type ResponseTransform } from '../../transform/response-transform.ts'
 import { ClientExchange, type Failover } from '../client-exchange.ts'
-import type { ClientHeaderFacts } from '../headers.ts'
+import { appendForwardedHeaders } from '../headers.ts'
 import { derivedIdempotencyKey } from '../idempotency-key.ts'
 import type { MetricsTable } from '../route-metrics.ts'
 import type { ChooseSideStage } from './choose-side.ts'
 import { SAFE_METHODS, type ProxyRequest } from './request.ts'
 import { swapSides, type TapStage } from './tap.ts'
-
-/**
- * Appends the headers the gateway adds to every forwarded request (x-request-id, X-Forwarded-*)
- * and returns `proto://host` the client reached the gateway at, or null without a Host.
- * `trustProxy` keeps a load balancer's X-Forwarded-Proto/Host.
- */
-export function appendForwardedHeaders(headers: string[], facts: ClientHeaderFacts, socket: Socket, requestId: string, trustProxy: boolean): string | null {
-  const remote = socket.remoteAddress ?? ''
-  const proto = (trustProxy ? facts.forwardedProto : undefined) ?? ((socket as TLSSocket).encrypted === true ? 'https' : 'http')
-  headers.push('x-request-id', requestId, 'x-forwarded-for', facts.forwardedFor === undefined ? remote : `${facts.forwardedFor}, ${remote}`, 'x-forwarded-proto', proto)
-  const host = (trustProxy ? facts.forwardedHost : undefined) ?? facts.host
-  if (host === undefined) return null
-  headers.push('x-forwarded-host', host)
-  return `${proto}://${host}`
-}
 
 export interface ForwardOptions {
   readonly config: CutoverConfig

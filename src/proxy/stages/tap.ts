@@ -38,6 +38,7 @@ export class TapStage {
     if (state.mirror === 'off') return
     if (!isWrite && !(state.mirror === 'all' && (state.readSample >= 1 || Math.random() < state.readSample))) return
     const { upstream, query } = r
+    const match = pathMatch(route, r.path)
     r.job = {
       routeId: r.routeId,
       method: r.method,
@@ -48,12 +49,12 @@ export class TapStage {
       primary: upstream,
       secondary,
       primaryPath: upstream.basePath + r.target + query,
-      secondaryPath: secondary.basePath + upstreamPath(route, r.path, secondary.name) + query,
+      secondaryPath: secondary.basePath + upstreamPath(route, r.path, secondary.name, match) + query,
       headers: r.headers,
       body: null,
       learn: !isWrite && mirror.wantsNoiseSample(r.routeId),
       writeSeq: mirror.writeSeq,
-      match: pathMatch(route, r.path),
+      match,
       query,
     }
   }
